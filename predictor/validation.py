@@ -1,0 +1,230 @@
+"""Strict request validation: every value must be a finite JSON number, in the right place.
+
+The happy path is vectorised (C-level ``map``/``set`` over the decoded JSON, then one
+``np.array``); only a request that fails it is walked value by value, to name the first
+problems precisely (instance index, feature, what was expected, what arrived).
+"""
+
+from __future__ import annotations
+
+from itertools import chain
+from operator import itemgetter
+from typing import Any
+
+import numpy as np
+import orjson
+from kserve.errors import InvalidInput
+from kserve.protocol.infer_type import InferRequest
+
+INSTANCES_KEY = "instances"
+NUMBER_TYPES = frozenset({int, float})
+V2_DATATYPES = ("FP32", "FP64")
+MAX_REPORTED_PROBLEMS = 5
+JSON_TYPE_NAMES = {
+    type(None): "null",
+    bool: "a boolean",
+    str: "a string",
+    list: "a list",
+    dict: "an object",
+    int: "a number",
+    float: "a number",
+}
+
+
+def json_type(value: Any) -> str:
+    """Describe a decoded JSON value the way a client wrote it."""
+    if isinstance(value, bool | None | str):
+        return f"{JSON_TYPE_NAMES[type(value)]} ({orjson.dumps(value).decode()[:40]})"
+    return JSON_TYPE_NAMES.get(type(value), type(value).__name__)
+
+
+class FeatureValidator:
+    """Turns V1 bodies and V2 tensors into a float64 matrix of shape (N, n_features)."""
+
+    def __init__(self, feature_names: list[str], max_instances: int):
+        self.feature_names = list(feature_names)
+        self.n_features = len(feature_names)
+        self.max_instances = max_instances
+        self._feature_set = frozenset(feature_names)
+        self._by_name = itemgetter(*feature_names)
+
+    # ---- V1 -------------------------------------------------------------------------------
+
+    def v1(self, payload: Any) -> np.ndarray:
+        """Validate a V1 body (decoded dict, or raw bytes/str from a non-JSON content type)."""
+        if isinstance(payload, bytes | bytearray | memoryview | str):
+            payload = decode_json(payload)
+        if not isinstance(payload, dict):
+            raise InvalidInput(
+                f'request body must be a JSON object {{"{INSTANCES_KEY}": [...]}}, '
+                f"got {json_type(payload)}"
+            )
+        if INSTANCES_KEY not in payload:
+            keys = ", ".join(repr(k) for k in list(payload)[:5]) or "none"
+            raise InvalidInput(
+                f'request body has no "{INSTANCES_KEY}" key (keys received: {keys}); expected '
+                f'{{"{INSTANCES_KEY}": [[{self.n_features} numbers], ...]}}'
+            )
+        instances = payload[INSTANCES_KEY]
+        if not isinstance(instances, list):
+            raise InvalidInput(
+                f'"{INSTANCES_KEY}" must be a list of instances, got {json_type(instances)}'
+            )
+        self._check_count(len(instances))
+        kinds = set(map(type, instances))
+        if kinds == {list}:
+            matrix = self._positional(instances)
+        elif kinds == {dict}:
+            matrix = self._named(instances)
+        else:
+            matrix = None
+        if matrix is None:
+            self._raise_first_problems(instances)
+        return matrix
+
+    def _check_count(self, count: int) -> None:
+        if count == 0:
+            raise InvalidInput(f'"{INSTANCES_KEY}" is empty; send at least one instance')
+        if count > self.max_instances:
+            raise InvalidInput(
+                f'"{INSTANCES_KEY}" holds {count} instances; at most {self.max_instances} are '
+                f"allowed per request (server flag --max_instances)"
+            )
+
+    def _positional(self, rows: list[list]) -> np.ndarray | None:
+        if set(map(len, rows)) != {self.n_features}:
+            return None
+        return self._finite_matrix(rows)
+
+    def _named(self, objects: list[dict]) -> np.ndarray | None:
+        if set(map(len, objects)) != {self.n_features}:
+            return None
+        try:
+            rows = list(map(self._by_name, objects))
+        except KeyError:
+            return None
+        return self._finite_matrix(rows)
+
+    def _finite_matrix(self, rows: list) -> np.ndarray | None:
+        # bool is not a subclass match here: type(True) is bool, so booleans fail this check.
+        if not set(map(type, chain.from_iterable(rows))) <= NUMBER_TYPES:
+            return None
+        matrix = np.array(rows, dtype=np.float64)
+        if not np.isfinite(matrix).all():
+            return None
+        return matrix
+
+    def _raise_first_problems(self, instances: list) -> None:
+        problems: list[str] = []
+        for index, instance in enumerate(instances):
+            problems += self._instance_problems(index, instance)
+            if len(problems) >= MAX_REPORTED_PROBLEMS:
+                break
+        raise InvalidInput("; ".join(problems[:MAX_REPORTED_PROBLEMS]))
+
+    def _instance_problems(self, index: int, instance: Any) -> list[str]:
+        where = f"instance {index}"
+        if isinstance(instance, list):
+            if len(instance) != self.n_features:
+                return [
+                    f"{where}: expected {self.n_features} values in feature order "
+                    f"({self.feature_names[0]!r} ... {self.feature_names[-1]!r}), "
+                    f"got {len(instance)}"
+                ]
+            named = zip(self.feature_names, instance, strict=True)
+            return [p for name, value in named if (p := _value_problem(where, name, value))]
+        if isinstance(instance, dict):
+            missing = [name for name in self.feature_names if name not in instance]
+            unknown = [key for key in instance if key not in self._feature_set]
+            problems = []
+            if missing:
+                problems.append(f"{where}: missing feature(s) {_shorten(missing)}")
+            if unknown:
+                problems.append(f"{where}: unknown feature(s) {_shorten(unknown)}")
+            present = [(name, instance[name]) for name in self.feature_names if name in instance]
+            return problems + [p for name, value in present if (p := _value_problem(where, name, value))]
+        return [
+            f"{where}: expected a list of {self.n_features} numbers or an object mapping the "
+            f"{self.n_features} feature names to numbers, got {json_type(instance)}"
+        ]
+
+    # ---- V2 (REST and gRPC) ----------------------------------------------------------------
+
+    def v2(self, request: InferRequest) -> np.ndarray:
+        """Validate an Open Inference Protocol request: one FP32/FP64 tensor of [N, features]."""
+        if len(request.inputs) != 1:
+            raise InvalidInput(
+                f"expected exactly 1 input tensor of shape [N, {self.n_features}], "
+                f"got {len(request.inputs)}"
+            )
+        tensor = request.inputs[0]
+        where = f"input {tensor.name!r}"
+        if tensor.datatype not in V2_DATATYPES:
+            raise InvalidInput(
+                f"{where}: datatype must be one of {', '.join(V2_DATATYPES)}, "
+                f"got {tensor.datatype!r}"
+            )
+        shape = list(tensor.shape)
+        if len(shape) != 2 or shape[1] != self.n_features or shape[0] < 1:
+            raise InvalidInput(
+                f"{where}: shape must be [N, {self.n_features}] with N >= 1, got {shape}"
+            )
+        self._check_count(shape[0])
+        matrix = self._tensor_values(where, tensor, shape)
+        bad = np.argwhere(~np.isfinite(matrix))
+        if bad.size:
+            row, column = (int(v) for v in bad[0])
+            raise InvalidInput(
+                f"{where}: instance {row}, feature {self.feature_names[column]!r}: expected a "
+                f"finite number, got {matrix[row, column]}"
+            )
+        return matrix
+
+    def _tensor_values(self, where: str, tensor: Any, shape: list[int]) -> np.ndarray:
+        expected = shape[0] * shape[1]
+        if getattr(tensor, "_raw_data", None) is not None:
+            itemsize = 4 if tensor.datatype == "FP32" else 8
+            raw = tensor._raw_data
+            if len(raw) != expected * itemsize:
+                raise InvalidInput(
+                    f"{where}: raw data holds {len(raw)} bytes, shape {shape} of "
+                    f"{tensor.datatype} needs {expected * itemsize}"
+                )
+            return tensor.as_numpy().astype(np.float64, copy=False)
+        data = tensor.data
+        if not isinstance(data, list):
+            data = list(data) if data is not None else []
+        if data and all(isinstance(row, list) for row in data):
+            data = list(chain.from_iterable(data))
+        if len(data) != expected:
+            raise InvalidInput(
+                f"{where}: data holds {len(data)} values, shape {shape} needs {expected}"
+            )
+        if not set(map(type, data)) <= NUMBER_TYPES:
+            position = next(i for i, v in enumerate(data) if type(v) not in NUMBER_TYPES)
+            row, column = divmod(position, shape[1])
+            raise InvalidInput(
+                f"{where}: instance {row}, feature {self.feature_names[column]!r}: expected a "
+                f"number, got {json_type(data[position])}"
+            )
+        return np.array(data, dtype=np.float64).reshape(shape)
+
+
+def decode_json(body: bytes | bytearray | memoryview | str) -> Any:
+    """Parse a body that arrived with a non-JSON content type (e.g. curl's form default)."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise InvalidInput(f"request body is not valid JSON: {error}") from None
+
+
+def _value_problem(where: str, name: str, value: Any) -> str | None:
+    if type(value) in NUMBER_TYPES and np.isfinite(value):
+        return None
+    got = f"{value!r}" if type(value) in NUMBER_TYPES else json_type(value)
+    return f"{where}, feature {name!r}: expected a finite number, got {got}"
+
+
+def _shorten(names: list[str]) -> str:
+    shown = ", ".join(repr(n) for n in names[:3])
+    return shown + (f" and {len(names) - 3} more" if len(names) > 3 else "")
