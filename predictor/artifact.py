@@ -91,7 +91,8 @@ def resolve_version_dir(model_dir: Path) -> Path:
     version_dir = model_dir / version
     if not (version_dir / METADATA_FILENAME).is_file():
         raise ArtifactError(
-            f"{latest} points to {version!r} but {version_dir / METADATA_FILENAME} is missing: {fix}"
+            f"{latest} points to {version!r} but {version_dir / METADATA_FILENAME} "
+            f"is missing: {fix}"
         )
     return version_dir
 

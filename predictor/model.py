@@ -78,7 +78,11 @@ class BreastCancerModel(Model):
 
     def get_input_types(self) -> list[dict]:
         return [
-            {"name": V2_INPUT_NAME, "datatype": "FP64", "shape": [-1, len(self.validator.feature_names)]}
+            {
+                "name": V2_INPUT_NAME,
+                "datatype": "FP64",
+                "shape": [-1, len(self.validator.feature_names)],
+            }
         ]
 
     def get_output_types(self) -> list[dict]:

@@ -46,7 +46,9 @@ def v2_response(
     count = [int(probabilities.shape[0])]
     outputs = {
         PROBABILITY_OUTPUT: InferOutput(PROBABILITY_OUTPUT, count, "FP64", probabilities.tolist()),
-        LABEL_OUTPUT: InferOutput(LABEL_OUTPUT, count, "BYTES", decide_labels(probabilities, threshold)),
+        LABEL_OUTPUT: InferOutput(
+            LABEL_OUTPUT, count, "BYTES", decide_labels(probabilities, threshold)
+        ),
     }
     return InferResponse(
         response_id=request.id or str(uuid.uuid4()),

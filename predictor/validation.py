@@ -79,7 +79,7 @@ class FeatureValidator:
         else:
             matrix = None
         if matrix is None:
-            self._raise_first_problems(instances)
+            matrix = self._checked_one_by_one(instances)
         return matrix
 
     def _check_count(self, count: int) -> None:
@@ -114,13 +114,17 @@ class FeatureValidator:
             return None
         return matrix
 
-    def _raise_first_problems(self, instances: list) -> None:
+    def _checked_one_by_one(self, instances: list) -> np.ndarray:
+        """Slow path: name the first problems, or build the matrix from mixed kinds."""
         problems: list[str] = []
         for index, instance in enumerate(instances):
             problems += self._instance_problems(index, instance)
             if len(problems) >= MAX_REPORTED_PROBLEMS:
                 break
-        raise InvalidInput("; ".join(problems[:MAX_REPORTED_PROBLEMS]))
+        if problems:
+            raise InvalidInput("; ".join(problems[:MAX_REPORTED_PROBLEMS]))
+        rows = [self._by_name(i) if isinstance(i, dict) else i for i in instances]
+        return np.array(rows, dtype=np.float64)
 
     def _instance_problems(self, index: int, instance: Any) -> list[str]:
         where = f"instance {index}"
@@ -142,7 +146,9 @@ class FeatureValidator:
             if unknown:
                 problems.append(f"{where}: unknown feature(s) {_shorten(unknown)}")
             present = [(name, instance[name]) for name in self.feature_names if name in instance]
-            return problems + [p for name, value in present if (p := _value_problem(where, name, value))]
+            return problems + [
+                p for name, value in present if (p := _value_problem(where, name, value))
+            ]
         return [
             f"{where}: expected a list of {self.n_features} numbers or an object mapping the "
             f"{self.n_features} feature names to numbers, got {json_type(instance)}"

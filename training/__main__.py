@@ -6,10 +6,9 @@ import argparse
 import sys
 
 from training.run import run
-
-EXIT_INTERRUPTED = 130
 from training.train import CLASSIFIERS, TrainingConfig
 
+EXIT_INTERRUPTED = 130
 DEFAULTS = TrainingConfig()
 
 

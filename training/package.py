@@ -72,7 +72,7 @@ def build_metadata(
         "metrics": result.metrics,
         "training_data": {
             "source": dataset.source,
-            "rows": int(len(dataset.labels)),
+            "rows": len(dataset.labels),
             "class_counts": dataset.class_counts,
             "fingerprint_sha256": dataset.fingerprint,
         },

@@ -100,7 +100,7 @@ def train(
             "folds": folds,
             "out_of_fold": classification_metrics(y_train, out_of_fold, threshold),
         },
-        "rows": {"train": int(len(y_train)), "holdout": int(len(y_holdout))},
+        "rows": {"train": len(y_train), "holdout": len(y_holdout)},
     }
     return TrainingResult(
         pipeline=pipeline,

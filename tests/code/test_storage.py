@@ -1,0 +1,109 @@
+"""Artifact publishing: atomic local versions, and a real S3-protocol round trip (moto server)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from predictor.artifact import LATEST_FILENAME, load_artifact
+from tests.support import free_port
+from training.__main__ import main as training_main
+from training.run import EXIT_OK, EXIT_STORAGE_ERROR
+from training.storage import STAGING_PREFIX, local_artifact_is_valid, write_local
+
+FILES = {"model.joblib": b"model", "metadata.json": b"{}"}
+
+
+def test_write_local_points_latest_at_the_new_version(tmp_path: Path) -> None:
+    write_local(tmp_path, "v1", FILES, keep=5)
+    write_local(tmp_path, "v2", FILES, keep=5)
+    assert (tmp_path / LATEST_FILENAME).read_text().strip() == "v2"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [LATEST_FILENAME, "v1", "v2"]
+
+
+def test_write_local_keeps_the_newest_versions_and_removes_staging_leftovers(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / f"{STAGING_PREFIX}crashed-run").mkdir(parents=True)
+    for version in ("v1", "v2", "v3"):
+        write_local(tmp_path, version, FILES, keep=2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [LATEST_FILENAME, "v2", "v3"]
+
+
+def test_interrupted_write_leaves_previous_model_loadable(
+    trained_dir: Path, tmp_path: Path
+) -> None:
+    """What a crash mid-write leaves (a staging dir with a partial file) is never loaded."""
+    import shutil
+
+    destination = tmp_path / "models"
+    shutil.copytree(trained_dir, destination)
+    before = load_artifact(destination).version
+    partial = destination / f"{STAGING_PREFIX}20991231T000000Z-dead"
+    partial.mkdir()
+    (partial / "model.joblib").write_bytes(b"\x80\x04 truncated")
+    assert load_artifact(destination).version == before
+    assert local_artifact_is_valid(destination)
+
+
+def test_skip_if_present_does_not_retrain(trained_dir: Path, capsys) -> None:
+    versions_before = sorted(p.name for p in trained_dir.iterdir())
+    assert training_main(["--output", str(trained_dir), "--skip-if-present"]) == EXIT_OK
+    assert "skipping training" in capsys.readouterr().err
+    assert sorted(p.name for p in trained_dir.iterdir()) == versions_before
+
+
+@pytest.fixture
+def s3_endpoint(monkeypatch: pytest.MonkeyPatch):
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test-key")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test-secret")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="models")
+    yield endpoint
+    server.stop()
+
+
+def download_prefix(endpoint: str, bucket: str, prefix: str, target: Path) -> Path:
+    """What KServe's storage initializer does: copy every object under the prefix."""
+    client = boto3.client("s3", endpoint_url=endpoint)
+    for item in client.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]:
+        local = target / item["Key"][len(prefix) :].lstrip("/")
+        local.parent.mkdir(parents=True, exist_ok=True)
+        client.download_file(bucket, item["Key"], str(local))
+    return target
+
+
+def test_s3_round_trip_loads_in_the_predictor(s3_endpoint: str, tmp_path: Path, capsys) -> None:
+    uri = "s3://models/breast-cancer"
+    assert training_main(["--output", uri, "--no-plots"]) == EXIT_OK
+    local = download_prefix(s3_endpoint, "models", "breast-cancer", tmp_path / "mnt")
+    artifact = load_artifact(local)
+    assert artifact.metadata["model_file"]["sha256"]
+    assert artifact.pipeline.predict_proba([[1.0] * 30]).shape == (1, 2)
+    assert training_main(["--output", uri, "--skip-if-present"]) == EXIT_OK
+    assert "skipping training" in capsys.readouterr().err
+
+
+def test_s3_unreachable_fails_with_endpoint_and_bucket(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys
+) -> None:
+    closed = f"http://127.0.0.1:{free_port()}"
+    monkeypatch.setenv("AWS_ENDPOINT_URL", closed)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "k")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "s")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    started = time.monotonic()
+    assert training_main(["--output", "s3://models/x", "--no-plots"]) == EXIT_STORAGE_ERROR
+    error = capsys.readouterr().err
+    assert closed in error
+    assert "bucket 'models'" in error
+    assert time.monotonic() - started < 60

@@ -1,0 +1,40 @@
+"""Fixture chain: tmp dir -> trained artifact -> loaded model -> running predictor."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from predictor.artifact import Artifact, load_artifact
+from predictor.model import BreastCancerModel
+from tests.support import MODEL_NAME, RunningServer, running_predictor
+from training.__main__ import main as training_main
+
+
+@pytest.fixture(scope="session")
+def trained_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model trained once per session by the real CLI on the bundled data."""
+    output = tmp_path_factory.mktemp("models")
+    assert training_main(["--output", str(output), "--no-plots"]) == 0
+    return output
+
+
+@pytest.fixture(scope="session")
+def artifact(trained_dir: Path) -> Artifact:
+    return load_artifact(trained_dir)
+
+
+@pytest.fixture
+def model(trained_dir: Path) -> BreastCancerModel:
+    loaded = BreastCancerModel(MODEL_NAME, trained_dir, max_instances=100)
+    loaded.load()
+    return loaded
+
+
+@pytest.fixture(scope="session")
+def server(trained_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> RunningServer:
+    with running_predictor(
+        trained_dir, tmp_path_factory.mktemp("logs"), "--max_instances", "100"
+    ) as running:
+        yield running
