@@ -12,7 +12,7 @@ from kserve.model_server import parser as kserve_parser
 
 from predictor.artifact import ArtifactError
 from predictor.logs import configure_logging
-from predictor.model import BreastCancerModel
+from predictor.model import BreastCancerModel, ModelOptions
 
 DEFAULT_MODEL_NAME = "breast-cancer"
 DEFAULT_MODEL_DIR = "/mnt/models"
@@ -41,6 +41,19 @@ def build_parser(environ: dict[str, str]) -> argparse.ArgumentParser:
         help="most instances accepted in one request; more is a 400 [env MAX_INSTANCES]",
     )
     parser.add_argument(
+        "--explain_top_k",
+        type=int,
+        default=int(environ.get("EXPLAIN_TOP_K", 30)),
+        help="contributions returned per instance by :explain, largest first [env EXPLAIN_TOP_K]",
+    )
+    parser.add_argument(
+        "--range_margin",
+        type=float,
+        default=float(environ.get("RANGE_MARGIN", 0.0)),
+        help="warn when a value is beyond the training min/max by more than this fraction of "
+        "the training span [env RANGE_MARGIN]",
+    )
+    parser.add_argument(
         "--log_level",
         default=environ.get("LOG_LEVEL", "INFO"),
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
@@ -63,7 +76,8 @@ def build_parser(environ: dict[str, str]) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser(dict(os.environ)).parse_args(argv)
     configure_logging(args.log_level, args.enable_latency_logging, args.enable_access_log)
-    model = BreastCancerModel(args.model_name, args.model_dir, args.max_instances)
+    options = ModelOptions(args.max_instances, args.explain_top_k, args.range_margin)
+    model = BreastCancerModel(args.model_name, args.model_dir, options)
     try:
         model.load()
     except ArtifactError as error:

@@ -11,8 +11,16 @@ from kserve import Model
 from kserve.protocol.infer_type import InferRequest, InferResponse
 
 from predictor.artifact import Artifact, load_artifact
-from predictor.responses import LABEL_OUTPUT, PROBABILITY_OUTPUT, v1_body, v2_response
-from predictor.scoring import build_scorer
+from predictor.explain import explain_linear, unavailable
+from predictor.ranges import RangeChecker
+from predictor.responses import (
+    LABEL_OUTPUT,
+    PROBABILITY_OUTPUT,
+    envelope,
+    v1_body,
+    v2_response,
+)
+from predictor.scoring import LinearScorer, build_scorer
 from predictor.validation import FeatureValidator
 
 logger = logging.getLogger(__name__)
@@ -27,26 +35,34 @@ class ValidatedBatch:
     v2_request: InferRequest | None = None
 
 
+@dataclass(frozen=True)
+class ModelOptions:
+    """Serving options read once at start-up."""
+
+    max_instances: int = 10_000
+    explain_top_k: int = 30
+    range_margin: float = 0.0
+
+
 class BreastCancerModel(Model):
     """Serves the breast-cancer artifact over KServe V1, V2 REST and V2 gRPC."""
 
-    def __init__(self, name: str, model_dir: str | Path, max_instances: int):
+    def __init__(self, name: str, model_dir: str | Path, options: ModelOptions | None = None):
         super().__init__(name)
         self.model_dir = Path(model_dir)
-        self.max_instances = max_instances
+        self.options = options or ModelOptions()
         self.artifact: Artifact | None = None
 
     def load(self) -> bool:
         """Verify and load the artifact; raises ArtifactError, leaving ``ready`` False."""
         artifact = load_artifact(self.model_dir)
-        metadata = artifact.metadata
-        ranges = metadata["feature_ranges"]
-        self.scorer = build_scorer(
-            artifact.pipeline,
-            [ranges[name]["min"] for name in artifact.feature_names],
-            [ranges[name]["max"] for name in artifact.feature_names],
-        )
-        self.validator = FeatureValidator(artifact.feature_names, self.max_instances)
+        names = artifact.feature_names
+        ranges = artifact.metadata["feature_ranges"]
+        low = [ranges[name]["min"] for name in names]
+        high = [ranges[name]["max"] for name in names]
+        self.scorer = build_scorer(artifact.pipeline, low, high)
+        self.validator = FeatureValidator(names, self.options.max_instances)
+        self.ranges = RangeChecker(names, low, high, self.options.range_margin)
         self.artifact = artifact
         logger.info(
             "loaded model %s version %s from %s (%s scorer, threshold %.4f)",
@@ -69,21 +85,43 @@ class BreastCancerModel(Model):
         self, payload: ValidatedBatch, headers: dict[str, str] | None = None
     ) -> dict | InferResponse:
         probabilities = self.scorer.probability_malignant(payload.features)
+        warnings = self.ranges.warnings(payload.features)
         artifact = self.artifact
         if payload.v2_request is None:
-            return v1_body(probabilities, artifact.threshold, self.name, artifact.version)
+            return v1_body(
+                probabilities, artifact.threshold, self.name, artifact.version, warnings
+            )
         return v2_response(
-            payload.v2_request, probabilities, artifact.threshold, self.name, artifact.version
+            payload.v2_request,
+            probabilities,
+            artifact.threshold,
+            self.name,
+            artifact.version,
+            warnings,
+        )
+
+    def explain(self, payload: ValidatedBatch, headers: dict[str, str] | None = None) -> dict:
+        """Exact log-odds contributions (V1 ``:explain``); 501 for non-linear models."""
+        if not isinstance(self.scorer, LinearScorer):
+            raise unavailable(self.artifact.metadata.get("classifier", self.scorer.kind))
+        artifact = self.artifact
+        explanations = explain_linear(
+            self.scorer,
+            payload.features,
+            artifact.feature_names,
+            artifact.threshold,
+            self.options.explain_top_k,
+        )
+        warnings = self.ranges.warnings(payload.features)
+        for index, explanation in enumerate(explanations):
+            explanation["warnings"] = warnings[index] if warnings else []
+        return envelope(
+            "explanations", explanations, artifact.threshold, self.name, artifact.version
         )
 
     def get_input_types(self) -> list[dict]:
-        return [
-            {
-                "name": V2_INPUT_NAME,
-                "datatype": "FP64",
-                "shape": [-1, len(self.validator.feature_names)],
-            }
-        ]
+        width = len(self.validator.feature_names)
+        return [{"name": V2_INPUT_NAME, "datatype": "FP64", "shape": [-1, width]}]
 
     def get_output_types(self) -> list[dict]:
         return [

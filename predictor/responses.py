@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import numpy as np
+import orjson
 from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 
@@ -21,15 +22,27 @@ def decide_labels(probabilities: np.ndarray, threshold: float) -> list[str]:
 
 
 def v1_body(
-    probabilities: np.ndarray, threshold: float, model_name: str, model_version: str
+    probabilities: np.ndarray,
+    threshold: float,
+    model_name: str,
+    model_version: str,
+    warnings: list[list[dict]] | None = None,
 ) -> dict:
     labels = decide_labels(probabilities, threshold)
+    no_warnings: list = []
     predictions = [
-        {"label": label, PROBABILITY_OUTPUT: probability}
+        {"label": label, PROBABILITY_OUTPUT: probability, "warnings": no_warnings}
         for label, probability in zip(labels, probabilities.tolist(), strict=True)
     ]
+    if warnings is not None:
+        for prediction, instance_warnings in zip(predictions, warnings, strict=True):
+            prediction["warnings"] = instance_warnings
+    return envelope("predictions", predictions, threshold, model_name, model_version)
+
+
+def envelope(key: str, items: list, threshold: float, model_name: str, model_version: str) -> dict:
     return {
-        "predictions": predictions,
+        key: items,
         "model_name": model_name,
         "model_version": model_version,
         "threshold": threshold,
@@ -42,6 +55,7 @@ def v2_response(
     threshold: float,
     model_name: str,
     model_version: str,
+    warnings: list[list[dict]] | None = None,
 ) -> InferResponse:
     count = [int(probabilities.shape[0])]
     outputs = {
@@ -56,7 +70,16 @@ def v2_response(
         model_version=model_version,
         infer_outputs=[outputs[name] for name in requested_outputs(request)],
         from_grpc=request.from_grpc,
+        parameters=_warning_parameters(warnings),
     )
+
+
+def _warning_parameters(warnings: list[list[dict]] | None) -> dict | None:
+    """V2 tensors cannot carry per-instance notes: they go in the response parameters."""
+    if warnings is None:
+        return None
+    flagged = {str(i): w for i, w in enumerate(warnings) if w}
+    return {"out_of_range": orjson.dumps(flagged).decode()}
 
 
 def requested_outputs(request: InferRequest) -> list[str]:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from predictor.artifact import Artifact, load_artifact
-from predictor.model import BreastCancerModel
+from predictor.model import BreastCancerModel, ModelOptions
 from tests.support import MODEL_NAME, RunningServer, running_predictor
 from training.__main__ import main as training_main
 
@@ -27,7 +27,7 @@ def artifact(trained_dir: Path) -> Artifact:
 
 @pytest.fixture
 def model(trained_dir: Path) -> BreastCancerModel:
-    loaded = BreastCancerModel(MODEL_NAME, trained_dir, max_instances=100)
+    loaded = BreastCancerModel(MODEL_NAME, trained_dir, ModelOptions(max_instances=100))
     loaded.load()
     return loaded
 

@@ -1,0 +1,52 @@
+"""Out-of-range inputs: still scored (they are valid numbers) but never silently trusted."""
+
+from __future__ import annotations
+
+import numpy as np
+from prometheus_client import Counter
+
+# Module-level, as Prometheus clients expect: one time series per feature on /metrics.
+OUT_OF_RANGE_VALUES = Counter(
+    "breast_cancer_out_of_range_values",
+    "Feature values outside the training range (margin included), by feature.",
+    ["feature"],
+)
+OUT_OF_RANGE_INSTANCES = Counter(
+    "breast_cancer_out_of_range_instances",
+    "Instances with at least one feature value outside the training range.",
+)
+
+
+class RangeChecker:
+    """Flags values outside ``[min - margin * span, max + margin * span]`` of the training rows."""
+
+    def __init__(self, feature_names: list[str], low: list[float], high: list[float], margin: float):
+        self.feature_names = feature_names
+        self.training_low = np.asarray(low, dtype=np.float64)
+        self.training_high = np.asarray(high, dtype=np.float64)
+        span = self.training_high - self.training_low
+        self.low = self.training_low - margin * span
+        self.high = self.training_high + margin * span
+        self._counters = [OUT_OF_RANGE_VALUES.labels(feature=name) for name in feature_names]
+
+    def warnings(self, features: np.ndarray) -> list[list[dict]] | None:
+        """Per-instance warnings, or None when every value is in range (the common case)."""
+        outside = (features < self.low) | (features > self.high)
+        if not outside.any():
+            return None
+        per_feature = outside.sum(axis=0)
+        for column in np.flatnonzero(per_feature):
+            self._counters[column].inc(int(per_feature[column]))
+        OUT_OF_RANGE_INSTANCES.inc(int(outside.any(axis=1).sum()))
+        result: list[list[dict]] = [[] for _ in range(features.shape[0])]
+        for row, column in np.argwhere(outside):
+            result[row].append(
+                {
+                    "feature": self.feature_names[column],
+                    "value": float(features[row, column]),
+                    "training_min": float(self.training_low[column]),
+                    "training_max": float(self.training_high[column]),
+                    "message": "outside the training range; the prediction is less reliable",
+                }
+            )
+        return result
