@@ -76,7 +76,20 @@ def test_out_of_range_value_is_scored_flagged_and_counted(server: RunningServer)
 
 def test_explain_is_501_for_a_non_linear_model(tmp_path: Path) -> None:
     output = tmp_path / "forest"
-    assert training_main(["--output", str(output), "--classifier", "random_forest", "--cv-folds", "3", "--no-plots"]) == 0
+    assert (
+        training_main(
+            [
+                "--output",
+                str(output),
+                "--classifier",
+                "random_forest",
+                "--cv-folds",
+                "3",
+                "--no-plots",
+            ]
+        )
+        == 0
+    )
     with running_predictor(output, tmp_path) as forest:
         assert post(forest, "predict", load_example("valid_request.json")).status_code == 200
         response = post(forest, "explain", load_example("valid_request.json"))
