@@ -88,9 +88,7 @@ class BreastCancerModel(Model):
         warnings = self.ranges.warnings(payload.features)
         artifact = self.artifact
         if payload.v2_request is None:
-            return v1_body(
-                probabilities, artifact.threshold, self.name, artifact.version, warnings
-            )
+            return v1_body(probabilities, artifact.threshold, self.name, artifact.version, warnings)
         return v2_response(
             payload.v2_request,
             probabilities,

@@ -20,7 +20,9 @@ OUT_OF_RANGE_INSTANCES = Counter(
 class RangeChecker:
     """Flags values outside ``[min - margin * span, max + margin * span]`` of the training rows."""
 
-    def __init__(self, feature_names: list[str], low: list[float], high: list[float], margin: float):
+    def __init__(
+        self, feature_names: list[str], low: list[float], high: list[float], margin: float
+    ):
         self.feature_names = feature_names
         self.training_low = np.asarray(low, dtype=np.float64)
         self.training_high = np.asarray(high, dtype=np.float64)
