@@ -29,7 +29,6 @@ class RangeChecker:
         span = self.training_high - self.training_low
         self.low = self.training_low - margin * span
         self.high = self.training_high + margin * span
-        self._counters = [OUT_OF_RANGE_VALUES.labels(feature=name) for name in feature_names]
 
     def warnings(self, features: np.ndarray) -> list[list[dict]] | None:
         """Per-instance warnings, or None when every value is in range (the common case)."""
@@ -38,7 +37,10 @@ class RangeChecker:
             return None
         per_feature = outside.sum(axis=0)
         for column in np.flatnonzero(per_feature):
-            self._counters[column].inc(int(per_feature[column]))
+            # Looked up here, not cached: the model must stay picklable for --workers > 1.
+            OUT_OF_RANGE_VALUES.labels(feature=self.feature_names[column]).inc(
+                int(per_feature[column])
+            )
         OUT_OF_RANGE_INSTANCES.inc(int(outside.any(axis=1).sum()))
         result: list[list[dict]] = [[] for _ in range(features.shape[0])]
         for row, column in np.argwhere(outside):
