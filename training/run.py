@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from training.card import BOOTSTRAP_RESAMPLES, CARD_FILENAME, build_model_card
 from training.data import DataError, Dataset, load_bundled, load_csv
 from training.package import build_files
+from training.plots import MISSING_MATPLOTLIB, render_plots
 from training.report import progress, summary_table
 from training.storage import (
     StorageError,
@@ -84,5 +86,28 @@ def _artifact_present(destination: str, client) -> bool:
 
 
 def _model_card_files(options, result, dataset: Dataset, config: TrainingConfig) -> dict:
-    """Hook for the model card and its plots (written next to the model)."""
-    return {}
+    """The model card and its hold-out plots, written next to the model in the version dir."""
+    if options.no_plots:
+        plots, skipped = {}, "--no-plots was given"
+    else:
+        plots = render_plots(
+            result.holdout_labels,
+            result.holdout_probabilities,
+            result.threshold,
+            config.target_sensitivity,
+        )
+        skipped = None if plots else MISSING_MATPLOTLIB
+    progress(f"plots skipped: {skipped}" if skipped else f"plots: {', '.join(plots)}")
+    card = build_model_card(
+        model_name=options.model_name,
+        result=result,
+        dataset=dataset,
+        config=config,
+        plot_files=list(plots),
+        plots_skipped=skipped,
+    )
+    progress(
+        f"{CARD_FILENAME}: hold-out metrics with 95% bootstrap intervals "
+        f"({BOOTSTRAP_RESAMPLES} resamples, seed {config.seed})"
+    )
+    return {CARD_FILENAME: card.encode(), **plots}

@@ -47,6 +47,9 @@ class TrainingResult:
     feature_max: list[float]
     holdout_labels: np.ndarray = field(repr=False)
     holdout_probabilities: np.ndarray = field(repr=False)
+    # Training rows and their out-of-fold probabilities: the rows the threshold was chosen on.
+    out_of_fold_labels: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
+    out_of_fold_probabilities: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
 
 
 def build_pipeline(config: TrainingConfig) -> Pipeline:
@@ -110,6 +113,8 @@ def train(
         feature_max=[float(v) for v in x_train.max(axis=0)],
         holdout_labels=y_holdout,
         holdout_probabilities=holdout_probabilities,
+        out_of_fold_labels=y_train,
+        out_of_fold_probabilities=out_of_fold,
     )
 
 
