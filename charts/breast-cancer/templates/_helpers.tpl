@@ -1,0 +1,171 @@
+{{/*
+Chart name, truncated to 63 characters (a label value's limit).
+*/}}
+{{- define "breast-cancer.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Full name: the InferenceService name and the prefix of every resource. Truncated to 53
+characters because KServe appends "-predictor" to it for the Deployment and Service, and
+those names must stay within 63.
+*/}}
+{{- define "breast-cancer.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 53 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 53 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 53 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Name KServe gives the predictor Deployment and Service.
+*/}}
+{{- define "breast-cancer.predictorName" -}}
+{{- printf "%s-predictor" (include "breast-cancer.fullname" .) }}
+{{- end }}
+
+{{/*
+Chart name and version for the helm.sh/chart label.
+*/}}
+{{- define "breast-cancer.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Common labels.
+*/}}
+{{- define "breast-cancer.labels" -}}
+helm.sh/chart: {{ include "breast-cancer.chart" . }}
+{{ include "breast-cancer.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{/*
+Selector labels.
+*/}}
+{{- define "breast-cancer.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "breast-cancer.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/*
+Labels KServe puts on the predictor pods; the PodDisruptionBudget selects on them.
+*/}}
+{{- define "breast-cancer.predictorPodLabels" -}}
+serving.kserve.io/inferenceservice: {{ include "breast-cancer.fullname" . }}
+component: predictor
+{{- end }}
+
+{{/*
+ServiceAccount of the predictor.
+*/}}
+{{- define "breast-cancer.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "breast-cancer.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+Image reference; the tag defaults to the chart's appVersion.
+*/}}
+{{- define "breast-cancer.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+
+{{/*
+PersistentVolumeClaim holding the model (storage.type=pvc).
+*/}}
+{{- define "breast-cancer.claimName" -}}
+{{- default (printf "%s-models" (include "breast-cancer.fullname" .)) .Values.storage.pvc.existingClaim }}
+{{- end }}
+
+{{/*
+Where the training Job mounts the claim's root.
+*/}}
+{{- define "breast-cancer.trainingMountPath" -}}
+/mnt/pvc
+{{- end }}
+
+{{/*
+Model location read by the predictor (the STORAGE_URI env var). KServe mounts
+pvc://<claim>/<path> read-only at /mnt/models, or downloads an s3:// prefix there.
+*/}}
+{{- define "breast-cancer.storageUri" -}}
+{{- if eq .Values.storage.type "pvc" }}
+{{- printf "pvc://%s/%s" (include "breast-cancer.claimName" .) (trimAll "/" .Values.storage.pvc.path) }}
+{{- else }}
+{{- .Values.storage.s3.uri | trimSuffix "/" }}
+{{- end }}
+{{- end }}
+
+{{/*
+Destination the training Job writes to: the same claim and path, or the same s3 URI.
+*/}}
+{{- define "breast-cancer.trainingOutput" -}}
+{{- if eq .Values.storage.type "pvc" }}
+{{- printf "%s/%s" (include "breast-cancer.trainingMountPath" .) (trimAll "/" .Values.storage.pvc.path) }}
+{{- else }}
+{{- .Values.storage.s3.uri | trimSuffix "/" }}
+{{- end }}
+{{- end }}
+
+{{/*
+S3 endpoint URL with scheme, for clients that want one (boto3's AWS_ENDPOINT_URL).
+*/}}
+{{- define "breast-cancer.s3EndpointUrl" -}}
+{{- printf "%s://%s" (ternary "https" "http" .Values.storage.s3.useHttps) .Values.storage.s3.endpoint }}
+{{- end }}
+
+{{/*
+KServe autoscaler class (Standard mode): hpa when KServe owns the HPA, external when
+this chart renders it, none for a fixed replica count.
+*/}}
+{{- define "breast-cancer.autoscalerClass" -}}
+{{- if not .Values.autoscaling.enabled }}none
+{{- else if eq .Values.autoscaling.mode "external" }}external
+{{- else }}hpa
+{{- end }}
+{{- end }}
+
+{{/*
+Largest number of predictor pods the values allow (drives the PodDisruptionBudget).
+*/}}
+{{- define "breast-cancer.maxPods" -}}
+{{- if .Values.autoscaling.enabled }}{{ .Values.autoscaling.maxReplicas }}{{ else }}{{ .Values.replicaCount }}{{ end }}
+{{- end }}
+
+{{/*
+Pod-level volume for the writable /tmp that readOnlyRootFilesystem requires.
+*/}}
+{{- define "breast-cancer.tmpVolume" -}}
+- name: tmp
+  emptyDir:
+    sizeLimit: {{ .Values.tmpSizeLimit }}
+{{- end }}
+
+{{/*
+Checks across values that values.schema.json cannot express.
+*/}}
+{{- define "breast-cancer.validate" -}}
+{{- if and .Values.autoscaling.enabled (gt (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas)) }}
+{{- fail (printf "autoscaling.minReplicas (%d) must not exceed autoscaling.maxReplicas (%d)" (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas)) }}
+{{- end }}
+{{- if and (eq .Values.storage.type "s3") (not (hasPrefix "s3://" .Values.storage.s3.uri)) }}
+{{- fail "storage.type=s3 needs storage.s3.uri, e.g. s3://models/breast-cancer" }}
+{{- end }}
+{{- if and (eq .Values.deploymentMode "Knative") .Values.autoscaling.enabled (eq .Values.autoscaling.mode "external") }}
+{{- fail "autoscaling.mode=external needs deploymentMode=Standard (Knative owns its pods' scaling)" }}
+{{- end }}
+{{- if and (not .Values.serviceAccount.create) .Values.serviceAccount.annotations }}
+{{- fail "serviceAccount.annotations has no effect when serviceAccount.create is false" }}
+{{- end }}
+{{- end }}
