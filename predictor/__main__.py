@@ -7,17 +7,25 @@ import logging
 import os
 import sys
 
-from kserve import ModelServer
 from kserve.model_server import parser as kserve_parser
 
+from predictor import fastpath
 from predictor.artifact import ArtifactError
+from predictor.limits import (
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_JSON_DEPTH,
+    DEFAULT_REQUEST_TIMEOUT_SECONDS,
+    Limits,
+)
 from predictor.logs import configure_logging
 from predictor.model import BreastCancerModel, ModelOptions
+from predictor.server import DEFAULT_DRAIN_SECONDS, PredictorServer, ServerSetupError
 
 DEFAULT_MODEL_NAME = "breast-cancer"
 DEFAULT_MODEL_DIR = "/mnt/models"
 DEFAULT_MAX_INSTANCES = 10_000
 EXIT_NO_MODEL = 2
+EXIT_BAD_SETUP = 2
 logger = logging.getLogger("predictor")
 
 
@@ -39,6 +47,42 @@ def build_parser(environ: dict[str, str]) -> argparse.ArgumentParser:
         type=int,
         default=int(environ.get("MAX_INSTANCES", DEFAULT_MAX_INSTANCES)),
         help="most instances accepted in one request; more is a 400 [env MAX_INSTANCES]",
+    )
+    # String defaults from the environment go through ``type`` like a flag would, so a bad
+    # value is a clean usage error (exit 2) naming the flag.
+    parser.add_argument(
+        "--max_body_bytes",
+        type=int,
+        default=environ.get("MAX_BODY_BYTES", str(DEFAULT_MAX_BODY_BYTES)),
+        help="largest request body accepted; more is a 413 [env MAX_BODY_BYTES]",
+    )
+    parser.add_argument(
+        "--max_json_depth",
+        type=int,
+        default=environ.get("MAX_JSON_DEPTH", str(DEFAULT_MAX_JSON_DEPTH)),
+        help="deepest nesting of JSON arrays/objects accepted in a body; more is a 400 "
+        "[env MAX_JSON_DEPTH]",
+    )
+    parser.add_argument(
+        "--request_timeout",
+        type=float,
+        default=environ.get("REQUEST_TIMEOUT", str(DEFAULT_REQUEST_TIMEOUT_SECONDS)),
+        help="seconds to receive a request body (else 408) and to answer it (else 503); "
+        "0 disables [env REQUEST_TIMEOUT]",
+    )
+    parser.add_argument(
+        "--drain_seconds",
+        type=float,
+        default=environ.get("DRAIN_SECONDS", str(DEFAULT_DRAIN_SECONDS)),
+        help="after SIGTERM, keep serving this long with readiness 503 before refusing new "
+        "connections [env DRAIN_SECONDS]",
+    )
+    parser.add_argument(
+        "--enable_model_repository_api",
+        action="store_true",
+        default=environ.get("ENABLE_MODEL_REPOSITORY_API", "") == "1",
+        help="serve KServe's /v2/repository/models/<name>/load|unload (anyone who can reach "
+        "the port could unload the model) [env ENABLE_MODEL_REPOSITORY_API=1]",
     )
     parser.add_argument(
         "--explain_top_k",
@@ -74,8 +118,17 @@ def build_parser(environ: dict[str, str]) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser(dict(os.environ)).parse_args(argv)
-    configure_logging(args.log_level, args.enable_latency_logging, args.enable_access_log)
+    fastpath.begin_startup()
+    parser = build_parser(dict(os.environ))
+    args = parser.parse_args(argv)
+    try:
+        limits = Limits(args.max_body_bytes, args.max_json_depth, args.request_timeout)
+    except ValueError as error:
+        parser.error(str(error))
+    if args.drain_seconds < 0:
+        parser.error(f"--drain_seconds must be >= 0, got {args.drain_seconds}")
+    log_settings = (args.log_level, args.enable_latency_logging, args.enable_access_log)
+    configure_logging(*log_settings)
     options = ModelOptions(args.max_instances, args.explain_top_k, args.range_margin)
     model = BreastCancerModel(args.model_name, args.model_dir, options)
     try:
@@ -83,7 +136,13 @@ def main(argv: list[str] | None = None) -> int:
     except ArtifactError as error:
         logger.error("%s", error)
         return EXIT_NO_MODEL
-    ModelServer(
+    finally:
+        fastpath.end_startup()
+    server = PredictorServer(
+        limits=limits,
+        drain_seconds=args.drain_seconds,
+        log_settings=log_settings,
+        enable_model_repository_api=args.enable_model_repository_api,
         http_port=args.http_port,
         grpc_port=args.grpc_port,
         workers=args.workers,
@@ -97,7 +156,12 @@ def main(argv: list[str] | None = None) -> int:
         timeout_keep_alive=args.timeout_keep_alive,
         ssl_certfile=args.ssl_certfile,
         ssl_keyfile=args.ssl_keyfile,
-    ).start([model])
+    )
+    try:
+        server.start([model])
+    except ServerSetupError as error:
+        logger.error("%s", error)
+        return EXIT_BAD_SETUP
     return 0
 
 

@@ -53,8 +53,10 @@ def configure_logging(level: str, latency_logging: bool, access_log: bool) -> No
                 },
                 "uvicorn": {"handlers": ["stdout"], "level": level, "propagate": False},
                 "uvicorn.error": {"level": level},
+                # No handler at all when off: uvicorn then skips building the line's
+                # arguments (client address, quoted path) for every response.
                 "uvicorn.access": {
-                    "handlers": ["stdout"],
+                    "handlers": ["stdout"] if access_log else [],
                     "level": "INFO" if access_log else quiet,
                     "propagate": False,
                 },

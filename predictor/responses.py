@@ -14,11 +14,33 @@ from predictor.artifact import NEGATIVE_LABEL, POSITIVE_LABEL
 PROBABILITY_OUTPUT = "probability_malignant"
 LABEL_OUTPUT = "label"
 V2_OUTPUTS = (PROBABILITY_OUTPUT, LABEL_OUTPUT)
+# What fastapi's ORJSONResponse renders with: bodies serialised here are byte-identical.
+ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+# v1_json's prediction objects, split around the probability (keys in v1_body's order).
+_PREDICTION_HEADS = np.array(
+    [
+        orjson.dumps({"label": label, PROBABILITY_OUTPUT: 0})[:-2]
+        for label in (NEGATIVE_LABEL, POSITIVE_LABEL)
+    ],
+    dtype=object,
+)
+_PREDICTION_TAIL = b',"warnings":[]}'
+
+
+# Indexed by (probability >= threshold): an object array hands back the same str objects.
+_LABELS = np.array([NEGATIVE_LABEL, POSITIVE_LABEL], dtype=object)
+# Up to this many predictions a Python comprehension beats numpy's per-call overhead.
+SMALL_BATCH = 16
 
 
 def decide_labels(probabilities: np.ndarray, threshold: float) -> list[str]:
     """Malignant when the probability reaches the artifact's threshold."""
-    return np.where(probabilities >= threshold, POSITIVE_LABEL, NEGATIVE_LABEL).tolist()
+    if probabilities.shape[0] <= SMALL_BATCH:
+        return [
+            POSITIVE_LABEL if probability >= threshold else NEGATIVE_LABEL
+            for probability in probabilities.tolist()
+        ]
+    return _LABELS[(probabilities >= threshold).view(np.uint8)].tolist()
 
 
 def v1_body(
@@ -38,6 +60,29 @@ def v1_body(
         for prediction, instance_warnings in zip(predictions, warnings, strict=True):
             prediction["warnings"] = instance_warnings
     return envelope("predictions", predictions, threshold, model_name, model_version)
+
+
+def v1_json(
+    probabilities: np.ndarray, threshold: float, model_name: str, model_version: str
+) -> bytes:
+    """``orjson.dumps(v1_body(...), option=ORJSON_OPTIONS)`` without warnings, built faster.
+
+    The same bytes (the probabilities go through the same orjson float formatting), but
+    for a batch no dict per prediction: each is the label's fixed head, the formatted
+    probability and a fixed tail, joined at C level.
+    """
+    if probabilities.shape[0] <= SMALL_BATCH:
+        body = v1_body(probabilities, threshold, model_name, model_version)
+        return orjson.dumps(body, option=ORJSON_OPTIONS)
+    numbers = orjson.dumps(probabilities.tolist())[1:-1].split(b",")
+    heads = _PREDICTION_HEADS[(probabilities >= threshold).view(np.uint8)].tolist()
+    predictions = (_PREDICTION_TAIL + b",").join(map(b"".join, zip(heads, numbers, strict=True)))
+    rest = orjson.dumps(
+        envelope("predictions", [], threshold, model_name, model_version), option=ORJSON_OPTIONS
+    )
+    # rest is {"predictions":[],"model_name":...}: splice the predictions into its list.
+    opening = b'{"predictions":['
+    return opening + predictions + _PREDICTION_TAIL + rest[len(opening) :]
 
 
 def envelope(key: str, items: list, threshold: float, model_name: str, model_version: str) -> dict:

@@ -76,7 +76,8 @@ def running_predictor(model_dir: Path, log_dir: Path, *extra: str) -> Iterator[R
     log_path = log_dir / f"predictor-{http_port}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            predictor_command(model_dir, http_port, grpc_port, *extra),
+            # No drain window on teardown unless a test asks for one (later flags win).
+            predictor_command(model_dir, http_port, grpc_port, "--drain_seconds", "0", *extra),
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=ROOT,

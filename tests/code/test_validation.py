@@ -49,6 +49,7 @@ REJECTED = {
     "object value": ({"instances": [with_value(5, {"v": 1})]}, "got an object"),
     "NaN value": ({"instances": [with_value(7, math.nan)]}, "got nan"),
     "infinite value": ({"instances": [with_value(8, math.inf)]}, "got inf"),
+    "integer beyond float64": ({"instances": [with_value(1, 10**400)]}, "401 digits, beyond"),
     "instance is a number": ({"instances": [1.0]}, "instance 0: expected a list"),
     "instance is null": ({"instances": [ROW, None]}, "instance 1: expected a list"),
     "named missing feature": (
@@ -124,6 +125,7 @@ V2_REJECTED = {
     "string in data": (v2_request(with_value(3, "1"), [1, N]), "feature 'mean area'"),
     "boolean in data": (v2_request(with_value(1, False), [1, N]), "got a boolean"),
     "NaN in data": (v2_request(with_value(9, math.nan), [1, N]), "finite number"),
+    "huge integer in data": (v2_request(with_value(2, -(10**400)), [1, N]), "beyond float64"),
     "too many rows": (v2_request(ROW * 6, [6, N]), "at most 5"),
 }
 

@@ -1,0 +1,216 @@
+"""Where a request's server time goes: py-spy on each server under wrk load.
+
+    uv run --with py-spy python bench/profile_server.py   # writes bench/PROFILE.md, ~2 min
+
+Each server runs pinned to CPU 0 under V1 load from wrk on CPU 1 while py-spy samples it
+(200 Hz; py-spy pauses the server for each sample, so every stack is whole). Every sample
+is charged to the innermost frame that belongs to a known component (numpy inside our
+validation counts as validation, a ``write`` inside a log handler as logging). Shares are
+of the server's samples (the event loop's wait for the next request included, small under
+16 busy connections); "us/req" multiplies them by the server CPU time per request measured
+in the same window. ``bench/run.py`` copies PROFILE.md into RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import run  # bench/run.py
+
+# (component, pattern on "function (file)"), innermost match wins; order breaks ties.
+COMPONENTS = [
+    ("logging (per-request log lines)", r"\((logging/|.*asgi_logger)"),
+    ("scikit-learn predict_proba", r"\((sklearn|scipy)/"),
+    ("validation (predictor/validation.py)", r"\(predictor/validation\.py"),
+    (
+        "model code: input array, scoring, ranges, response body",
+        r"\(predictor/(scoring|ranges|responses|explain)\.py|"
+        r"BreastCancerModel\.(predict|_predict_v1_json)|Baseline|ConstantModel\.predict",
+    ),
+    ("JSON decode of the body (KServe, orjson)", r"DataPlane\.decode|decode_cloudevent"),
+    ("Prometheus histograms", r"\(prometheus_client/"),
+    ("KServe TimingMiddleware", r"\(timing_asgi/"),
+    ("request limits + drain middleware (predictor/)", r"\(predictor/(limits|server)\.py"),
+    (
+        "fastpath direct route (mostly freeing the decoded body on return)",
+        r"\(predictor/fastpath\.py",
+    ),
+    (
+        "FastAPI routing + dependency resolution",
+        r"\(fastapi/(routing|dependencies|_compat)|\(starlette/routing",
+    ),
+    ("KServe endpoint, data plane, Model.__call__", r"\(kserve/|BreastCancerModel\.__call__"),
+    (
+        "FastAPI/Starlette middleware, request, response",
+        r"\((fastapi|starlette|anyio)/|\(contextlib|\(typing|\(opentelemetry",
+    ),
+    (
+        "uvicorn HTTP, event loop, socket I/O (and any idle wait)",
+        r"\((uvicorn|asyncio|uvloop)/|\(selectors",
+    ),
+]
+COMPILED = [(name, re.compile(pattern)) for name, pattern in COMPONENTS]
+PROFILED = ("baseline", "floor", "ours", "ours+fastpath")
+COMMAND = "uv run --with py-spy python bench/profile_server.py"
+
+
+def frame_key(frame: str) -> str:
+    """``func (path/to/site-packages/pkg/mod.py:12)`` -> ``func (pkg/mod.py)``."""
+    match = re.match(r"(.*) \((.*?)(?::\d+)?\)$", frame)
+    if not match:
+        return frame
+    path = match.group(2)
+    for marker in ("site-packages/", "python3.11/", "/bench/", "/work/main/"):
+        path = path.split(marker)[-1]
+    return f"{match.group(1)} ({path})"
+
+
+def classify(stack: list[str]) -> str | None:
+    """Component of one sample; None for gRPC's poller thread (it shows as busy, in C)."""
+    keys = [frame_key(frame) for frame in stack]
+    if all(key.startswith("Thread.") for key in keys):
+        return None
+    for key in reversed(keys):
+        for name, pattern in COMPILED:
+            if pattern.search(key):
+                return name
+    return "other"
+
+
+def aggregate(raw_path: Path) -> collections.Counter:
+    shares: collections.Counter = collections.Counter()
+    for line in raw_path.read_text().splitlines():
+        if not line.strip():
+            continue
+        stack, count = line.rsplit(" ", 1)
+        component = classify(stack.split(";"))
+        if component is not None:
+            shares[component] += int(count)
+    return shares
+
+
+def profile_one(
+    name: str, scenario: run.Scenario, files: dict, model_dir: Path, work: Path, seconds: int
+) -> tuple[collections.Counter, float, float]:
+    server = run.start_server(name, model_dir, work)
+    try:
+        script = files["scripts"][scenario.body]
+        run.run_wrk(server, scenario, script, 2)
+        raw = work / f"{name}-{scenario.name}.raw"
+        cpu_before = run.process_cpu_seconds(server.process.pid)
+        load = subprocess.Popen(
+            [
+                "taskset",
+                "-c",
+                run.LOAD_CPUS,
+                "wrk",
+                "-t1",
+                f"-c{scenario.connections}",
+                f"-d{seconds + 2}s",
+                "-s",
+                str(script),
+                server.url(scenario.path),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(1)
+        subprocess.run(
+            [
+                "taskset",
+                "-c",
+                run.LOAD_CPUS,
+                "py-spy",
+                "record",
+                "--pid",
+                str(server.process.pid),
+                "--duration",
+                str(seconds),
+                "--rate",
+                "200",
+                "--format",
+                "raw",
+                "--output",
+                str(raw),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=seconds + 60,
+        )
+        output, _ = load.communicate(timeout=seconds + 60)
+        cpu = run.process_cpu_seconds(server.process.pid) - cpu_before
+        result = re.search(r"^BENCH (\{.*\})$", output, re.M)
+        requests = int(re.search(r'"requests":(\d+)', result.group(1)).group(1))
+        rps = requests / (seconds + 2)
+        return aggregate(raw), cpu / max(1, requests) * 1e6, rps
+    finally:
+        run.stop_server_process(server.process)
+
+
+def render(rows: list[tuple[str, str, collections.Counter, float, float]]) -> str:
+    lines = [
+        f"Measured by `{COMMAND}` (py-spy, 200 Hz, server on CPU 0 under wrk on CPU 1). "
+        "Each cell: share of the server's samples, and that share of its CPU time per "
+        "request.",
+        "",
+    ]
+    for title, name, shares, cpu_us, rps in rows:
+        total = sum(shares.values()) or 1
+        lines += [
+            f"**{name}**, {title}: {cpu_us:.0f} us of server CPU per request "
+            f"({rps:,.0f} req/s while sampled)",
+            "",
+            "| component | share | us/req |",
+            "|---|---:|---:|",
+        ]
+        for component, count in shares.most_common():
+            share = count / total
+            lines.append(f"| {component} | {share:.0%} | {share * cpu_us:.0f} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=int, default=10, help="sampling time per server")
+    parser.add_argument(
+        "--model_dir", type=Path, default=Path(tempfile.gettempdir()) / "bench-models"
+    )
+    parser.add_argument("--output", type=Path, default=run.BENCH_DIR / "PROFILE.md")
+    parser.add_argument("--servers", default=",".join(PROFILED))
+    args = parser.parse_args(argv)
+    if shutil.which("py-spy") is None:
+        parser.error(f"py-spy not found: run with `{COMMAND}`")
+    run.ensure_model(args.model_dir)
+    one = next(s for s in run.SCENARIOS if s.name == "v1-1x16")
+    hundred = next(s for s in run.SCENARIOS if s.name == "v1-100x16")
+    plan = [(name, one) for name in args.servers.split(",")]
+    plan += [(name, hundred) for name in ("baseline", "ours+fastpath") if name in args.servers]
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-profile-") as temp:
+        work = Path(temp)
+        payloads = run.write_payloads(args.model_dir, work)
+        files = {"payloads": payloads, "scripts": run.write_wrk_scripts(payloads, work)}
+        for name, scenario in plan:
+            print(f"profiling {name} on {scenario.name} ...", flush=True)
+            shares, cpu_us, rps = profile_one(
+                name, scenario, files, args.model_dir, work, args.seconds
+            )
+            rows.append((scenario.title, name, shares, cpu_us, rps))
+    args.output.write_text(render(rows))
+    print(f"wrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

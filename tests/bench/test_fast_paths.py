@@ -1,0 +1,277 @@
+"""The speed-ups in predictor/ must give exactly what the straightforward code gave.
+
+Each fast path is compared with its reference: validation's packing of every value as a C
+double with the per-value type check, the pre-serialised V1 body with orjson's rendering of
+the dict, the lean ``Model.__call__`` with KServe's, the label lookup with ``np.where``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import pickle
+
+import numpy as np
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from kserve import Model
+from kserve.errors import InvalidInput
+from kserve.metrics import PRE_HIST_TIME, PREDICT_HIST_TIME
+from kserve.model import InferenceVerb
+from kserve.protocol.infer_type import InferInput, InferRequest, InferResponse
+
+from predictor import validation
+from predictor.logs import configure_logging
+from predictor.model import BreastCancerModel, ModelOptions, ValidatedBatch
+from predictor.responses import ORJSON_OPTIONS, decide_labels, v1_body, v1_json
+from predictor.validation import FeatureValidator
+from training.data import FEATURE_NAMES
+
+N = len(FEATURE_NAMES)
+ROWS = 12  # at least validation.PACKED_MIN_ROWS: the packed path is the one tried first
+ROW = [float(i + 1) for i in range(N)]
+
+
+@pytest.fixture
+def validator() -> FeatureValidator:
+    return FeatureValidator(list(FEATURE_NAMES), max_instances=10_000)
+
+
+def exact(validator: FeatureValidator, payload) -> np.ndarray:
+    """The reference: the per-value type check only (vectorised path switched off)."""
+    saved = validation.PACKED_MIN_ROWS
+    validation.PACKED_MIN_ROWS = 10**9
+    try:
+        return validator.v1(payload)
+    finally:
+        validation.PACKED_MIN_ROWS = saved
+
+
+def outcome(function, payload):
+    try:
+        return "ok", function(payload)
+    except InvalidInput as error:
+        return "rejected", str(error)
+
+
+def assert_same_outcome(validator: FeatureValidator, payload) -> None:
+    fast = outcome(validator.v1, payload)
+    reference = outcome(lambda p: exact(validator, p), payload)
+    assert fast[0] == reference[0]
+    if fast[0] == "ok":
+        assert fast[1].dtype == np.float64
+        np.testing.assert_array_equal(fast[1], reference[1])
+    else:
+        assert fast[1] == reference[1]
+
+
+def batch(value, position: int = 7, row: int = 5) -> dict:
+    rows = [list(ROW) for _ in range(ROWS)]
+    rows[row][position] = value
+    return {"instances": rows}
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (True, "got a boolean (true)"),
+        (False, "got a boolean (false)"),
+        ("1.5", "got a string"),
+        (None, "got null"),
+        ([1.0], "got a list"),
+        ({"v": 1.0}, "got an object"),
+        (math.nan, "got nan"),
+        (math.inf, "got inf"),
+    ],
+)
+def test_vectorised_path_still_rejects_non_numbers(validator, value, message) -> None:
+    with pytest.raises(InvalidInput, match=message.replace("(", r"\(").replace(")", r"\)")):
+        validator.v1(batch(value))
+    assert_same_outcome(validator, batch(value))
+
+
+def test_booleans_hidden_among_many_zeros_and_ones_are_found(validator) -> None:
+    rows = [[0.0] * N for _ in range(ROWS)]
+    rows[-1][-1] = True
+    assert_same_outcome(validator, {"instances": rows})
+    rows = [[1] * N for _ in range(ROWS)]  # ints: every cell is a 0/1 candidate
+    rows[3][4] = True
+    with pytest.raises(InvalidInput, match="got a boolean"):
+        validator.v1({"instances": rows})
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        [[int(v) for v in ROW]] * ROWS,  # ints only
+        [ROW, [int(v) for v in ROW]] * (ROWS // 2),  # ints and floats
+        [[*ROW[:-1], 2**63 + 1]] * ROWS,  # beyond int64, rounded to a double
+        [[*ROW[:-1], 10**30]] * ROWS,
+        [[*ROW[:-1], 2**53 + 1]] * ROWS,  # not a double: rounds like float(int)
+        [[0.0] * N] * ROWS,  # all zeros: too many 0/1 cells, exact path
+        [[-0.0, *ROW[1:]]] * ROWS,
+    ],
+)
+def test_vectorised_path_accepts_exactly_what_the_exact_path_accepts(validator, rows) -> None:
+    assert_same_outcome(validator, {"instances": rows})
+
+
+def test_named_instances_take_the_vectorised_path_too(validator) -> None:
+    named = [dict(zip(FEATURE_NAMES, ROW, strict=True)) for _ in range(ROWS)]
+    assert_same_outcome(validator, {"instances": named})
+    named[2]["mean area"] = "3"
+    assert_same_outcome(validator, {"instances": named})
+
+
+JSON_VALUES = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.sampled_from([0, 1, 0.0, 1.0, True, False, None, "1.5", "x", [], {}]),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    base=st.lists(
+        st.floats(min_value=-1e6, max_value=1e6) | st.integers(-5, 5),
+        min_size=N,
+        max_size=N,
+    ),
+    count=st.integers(min_value=1, max_value=40),
+    edits=st.lists(st.tuples(st.integers(0, 39), st.integers(0, N - 1), JSON_VALUES), max_size=4),
+)
+def test_any_batch_gets_the_same_answer_as_the_exact_path(base, count, edits) -> None:
+    validator = FeatureValidator(list(FEATURE_NAMES), max_instances=10_000)
+    rows = [list(base) for _ in range(count)]
+    for row, column, value in edits:
+        if row < count:
+            rows[row][column] = value
+    assert_same_outcome(validator, {"instances": rows})
+
+
+@pytest.mark.parametrize("count", [1, 2, 16, 17, 1000])
+def test_labels_match_np_where(count: int) -> None:
+    probabilities = np.random.default_rng(count).random(count)
+    probabilities[0] = 0.5
+    expected = np.where(probabilities >= 0.5, "malignant", "benign").tolist()
+    labels = decide_labels(probabilities, 0.5)
+    assert labels == expected
+    assert all(type(label) is str for label in labels)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    probabilities=st.lists(st.floats(min_value=0.0, max_value=1.0), min_size=1, max_size=60),
+    threshold=st.floats(min_value=0.0, max_value=1.0),
+)
+def test_v1_json_is_orjson_of_v1_body(probabilities, threshold) -> None:
+    array = np.array(probabilities, dtype=np.float64)
+    expected = orjson.dumps(v1_body(array, threshold, "m", "v1"), option=ORJSON_OPTIONS)
+    assert v1_json(array, threshold, "m", "v1") == expected
+
+
+def test_v1_json_for_a_big_batch_and_extreme_values() -> None:
+    rng = np.random.default_rng(7)
+    array = np.concatenate([rng.random(20_000), [0.0, 1.0, 5e-324, 1e-7, 1 / 3, 0.5]])
+    expected = orjson.dumps(v1_body(array, 0.2, "breast-cancer", "x"), option=ORJSON_OPTIONS)
+    assert v1_json(array, 0.2, "breast-cancer", "x") == expected
+
+
+# ---- the lean Model.__call__ -----------------------------------------------------------------
+
+
+@pytest.fixture
+def big_model(trained_dir) -> BreastCancerModel:
+    loaded = BreastCancerModel("breast-cancer", trained_dir, ModelOptions(max_instances=100))
+    loaded.load()
+    return loaded
+
+
+def training_row(model: BreastCancerModel) -> list[float]:
+    return ((model.ranges.training_low + model.ranges.training_high) / 2).tolist()
+
+
+async def test_v1_call_returns_the_bytes_orjson_renders_from_predict(big_model) -> None:
+    row = training_row(big_model)
+    for count in (1, 40):
+        payload = {"instances": [row] * count}
+        body, headers = await big_model(payload, headers={})
+        expected = big_model.predict(big_model.preprocess(payload))
+        assert body == orjson.dumps(expected, option=ORJSON_OPTIONS)
+        assert headers == {"content-type": "application/json"}
+        # and what KServe's own __call__ returns: the dict itself
+        reference, _ = await Model.__call__(big_model, payload, headers={})
+        assert orjson.loads(body) == orjson.loads(orjson.dumps(reference))
+
+
+async def test_out_of_range_values_keep_their_warnings(big_model) -> None:
+    row = training_row(big_model)
+    row[3] = 1e9
+    body, _ = await big_model({"instances": [row] * 20}, headers={})
+    predictions = orjson.loads(body)["predictions"]
+    assert all(p["warnings"][0]["feature"] == FEATURE_NAMES[3] for p in predictions)
+
+
+async def test_cloudevent_requests_keep_the_dict(big_model) -> None:
+    payload = {"instances": [training_row(big_model)]}
+    headers = {"content-type": "application/cloudevents+json"}
+    body, response_headers = await big_model(payload, headers=headers)
+    assert isinstance(body, dict) and response_headers == {}
+
+
+async def test_explain_and_v2_are_unchanged(big_model) -> None:
+    row = training_row(big_model)
+    explanation, _ = await big_model({"instances": [row]}, {}, InferenceVerb.EXPLAIN)
+    assert isinstance(explanation, dict) and "explanations" in explanation
+    tensor = InferInput("features", [1, N], "FP64", row)
+    request = InferRequest(model_name="breast-cancer", infer_inputs=[tensor])
+    response, headers = await big_model(request, headers={})
+    assert isinstance(response, InferResponse) and headers == {}
+
+
+def histogram_count(histogram, name: str) -> float:
+    child = histogram.labels(model_name=name)
+    return next(s.value for s in child.collect()[0].samples if s.name.endswith("_count"))
+
+
+async def test_histograms_are_observed_even_when_a_stage_fails(big_model) -> None:
+    name = big_model.name
+    before = histogram_count(PRE_HIST_TIME, name), histogram_count(PREDICT_HIST_TIME, name)
+    await big_model({"instances": [training_row(big_model)]}, headers={})
+    with pytest.raises(InvalidInput):
+        await big_model({"instances": [[True] * N]}, headers={})
+    after = histogram_count(PRE_HIST_TIME, name), histogram_count(PREDICT_HIST_TIME, name)
+    assert after == (before[0] + 2, before[1] + 1)
+
+
+async def test_latency_line_when_latency_logging_is_on(big_model, caplog) -> None:
+    big_model.enable_latency_logging = True
+    trace = logging.getLogger("kserve.trace")
+    trace.addHandler(caplog.handler)
+    try:
+        with caplog.at_level(logging.INFO, logger="kserve.trace"):
+            await big_model({"instances": [training_row(big_model)]}, {"x-request-id": "r-1"})
+    finally:
+        trace.removeHandler(caplog.handler)
+    assert any("requestId: r-1, preprocess_ms:" in r.getMessage() for r in caplog.records)
+
+
+def test_model_survives_pickling_for_workers(big_model) -> None:
+    copy = pickle.loads(pickle.dumps(big_model))
+    assert set(copy._histograms) == {"preprocess", "predict", "explain", "postprocess"}
+    features = np.array([training_row(big_model)])
+    batch_ = ValidatedBatch(features)
+    assert copy._predict_v1_json(batch_) == big_model._predict_v1_json(batch_)
+
+
+def test_access_logger_has_no_handler_when_off() -> None:
+    access = logging.getLogger("uvicorn.access")
+    try:
+        configure_logging("INFO", False, False)
+        assert not access.hasHandlers()  # uvicorn then skips building the line's arguments
+        configure_logging("INFO", False, True)
+        assert access.hasHandlers()
+    finally:
+        configure_logging("INFO", False, False)
