@@ -53,7 +53,7 @@ SERVERS = {
     "ours": "our predictor as it is in the tree (`python -m predictor`)",
     "ours+fastpath": "`bench/serve_tuned.py`: `python -m predictor` with every "
     "`predictor.fastpath` step where it is recommended (GC paused from the first import) "
-    "and the faster `json_depth` proposed for `predictor/limits.py`",
+    "(the json_depth speed-up it once added is merged into predictor/limits.py)",
 }
 OURS = ("ours", "ours+fastpath")
 

@@ -4,8 +4,8 @@ Same flags as ``python -m predictor``. Whatever ``__main__`` and ``predictor/ser
 already apply is applied again harmlessly (each step is idempotent); this wrapper adds what
 they may not: the GC pause from the very first import (``fastpath.begin_startup`` must run
 before kserve and scikit-learn are imported to save the ~0.2 s), ``end_startup`` right after
-``model.load()``, and the faster ``json_depth`` proposed for ``predictor/limits.py``
-(``bench/json_depth.py``). ``tune`` runs at import, so it also runs in each ``--workers``
+``model.load()``. (The faster ``json_depth`` it once swapped in is now in
+``predictor/limits.py``.) ``tune`` runs at import, so it also runs in each ``--workers``
 child (multiprocessing's spawn re-imports this file as ``__mp_main__``); the GC pause is
 for the serving parent only (children never call load()).
 
@@ -25,16 +25,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from json_depth import json_depth as proposed_json_depth  # bench/json_depth.py
-
-from predictor import fastpath, limits
+from predictor import fastpath
 from predictor.__main__ import main
 from predictor.model import BreastCancerModel
 
 fastpath.tune(os.environ.get("BENCH_EVENT_LOOP", "auto"))
-
-# Proposed for predictor/limits.py (see bench/json_depth.py): same answers, 2-4x faster.
-limits.json_depth = proposed_json_depth
 
 
 def load_then_freeze(model: BreastCancerModel, load=BreastCancerModel.load) -> bool:

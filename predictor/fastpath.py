@@ -41,9 +41,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from fastapi.routing import APIRoute
-from starlette.requests import Request
-from timing_asgi import TimingMiddleware
+# fastapi, starlette and timing_asgi are imported where used: importing this module must
+# stay cheap, so that begin_startup() can run before the heavy imports.
 
 TRACE_LOGGER = "kserve.trace"
 V1_PREDICT_PATH = "/v1/models/{model_name}:predict"
@@ -75,6 +74,8 @@ def tune_app(app: Any, keep_timing: bool | None = None, direct_predict: bool = T
     build = app.build_middleware_stack
 
     def build_tuned() -> Any:
+        from timing_asgi import TimingMiddleware
+
         keep = timing_is_logged() if keep_timing is None else keep_timing
         saved = app.user_middleware
         if not keep:
@@ -105,10 +106,13 @@ class DirectV1Predict:
     """
 
     def __init__(self, router: Any, route: Any):
+        from starlette.requests import Request
+
         self.router = router
         self.route = route
         self.path_regex = route.path_regex
         self.endpoint = route.endpoint
+        self.request_class = Request
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if (
@@ -124,7 +128,7 @@ class DirectV1Predict:
                 scope["endpoint"] = self.endpoint
                 scope["path_params"] = {"model_name": model_name}
                 scope["route"] = self.route
-                request = Request(scope, receive, send)
+                request = self.request_class(scope, receive, send)
                 response = await self.endpoint(model_name=model_name, request=request)
                 await response(scope, receive, send)
                 return
@@ -133,6 +137,8 @@ class DirectV1Predict:
 
 def find_route(routes: Any, path: str, method: str) -> Any:
     """The APIRoute for ``path``/``method``, looking inside included routers."""
+    from fastapi.routing import APIRoute
+
     for route in routes:
         if isinstance(route, APIRoute):
             if route.path == path and method in (route.methods or ()):

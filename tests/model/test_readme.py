@@ -38,3 +38,15 @@ def test_examples_readme_tabulates_every_file() -> None:
     listed = {e["file"] for e in example_index()}
     on_disk = {p.name for p in EXAMPLES_DIR.glob("*.json")} - {"index.json"}
     assert listed == on_disk
+
+
+def test_readme_benchmark_rows_come_from_bench_results() -> None:
+    block = re.search(r"<!-- bench:start -->\n(.*?)\n<!-- bench:end -->", README, re.S)
+    assert block, "bench markers missing from README.md"
+    results = (ROOT / "bench" / "RESULTS.md").read_text().splitlines()
+    rows = [
+        line for line in block.group(1).splitlines() if line.startswith("| ") and "---" not in line
+    ]
+    header_rows = {line for line in rows if line.startswith(("| scenario |", "| target |"))}
+    for row in rows:
+        assert row in header_rows or row in results, f"not in bench/RESULTS.md: {row}"
