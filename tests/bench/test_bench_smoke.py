@@ -49,7 +49,7 @@ def test_quick_run_writes_a_complete_results_file(trained_dir: Path, tmp_path: P
     for heading in (
         "# Benchmark results",
         "## Throughput and latency (medians over repeats)",
-        "## Start-up and memory (medians over repeats)",
+        "## Start-up and memory (medians over all samples)",
         "## Targets (issue 4), against the baseline and floor of this run",
         "## Where the time goes",
     ):
