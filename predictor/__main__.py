@@ -14,6 +14,7 @@ import os
 import sys
 
 from kserve.model_server import parser as kserve_parser
+from kserve.utils.utils import strtobool
 
 from predictor.artifact import ArtifactError
 from predictor.limits import (
@@ -90,6 +91,14 @@ def build_parser(environ: dict[str, str]) -> argparse.ArgumentParser:
         "the port could unload the model) [env ENABLE_MODEL_REPOSITORY_API=1]",
     )
     parser.add_argument(
+        "--enable_fastpath",
+        type=strtobool,
+        default=environ.get("ENABLE_FASTPATH", "true"),
+        help="route POST :predict straight to KServe's endpoint, drop KServe's timing "
+        "middleware when its lines would not be printed, and use uvloop (responses are "
+        "identical either way; false is an escape hatch) [env ENABLE_FASTPATH]",
+    )
+    parser.add_argument(
         "--explain_top_k",
         type=int,
         default=int(environ.get("EXPLAIN_TOP_K", 30)),
@@ -147,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         drain_seconds=args.drain_seconds,
         log_settings=log_settings,
         enable_model_repository_api=args.enable_model_repository_api,
+        enable_fastpath=args.enable_fastpath,
         http_port=args.http_port,
         grpc_port=args.grpc_port,
         workers=args.workers,

@@ -268,6 +268,7 @@ class PredictorRESTServer(RESTServer):
         drain: Drain,
         log_settings: tuple | None = None,
         enable_model_repository_api: bool = False,
+        enable_fastpath: bool = True,
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
@@ -275,6 +276,7 @@ class PredictorRESTServer(RESTServer):
         self.drain = drain
         self.log_settings = log_settings
         self.enable_model_repository_api = enable_model_repository_api
+        self.enable_fastpath = enable_fastpath
         self._server = DrainingUvicornServer(self.config, drain)
 
     def create_application(self):
@@ -289,8 +291,9 @@ class PredictorRESTServer(RESTServer):
             RefusedRoutesMiddleware, enable_model_repository_api=self.enable_model_repository_api
         )
         app.add_middleware(DrainMiddleware, drain=self.drain)
-        # Runs in every serving process (each --workers child builds its own app).
-        fastpath.tune_app(app)
+        if self.enable_fastpath:
+            # Runs in every serving process (each --workers child builds its own app).
+            fastpath.tune_app(app)
 
     def run(self, sockets=None):
         """Entry point of each ``--workers > 1`` child: our logging, then KServe's run."""
@@ -385,6 +388,7 @@ class PredictorServer(ModelServer):
         drain_seconds: float = DEFAULT_DRAIN_SECONDS,
         log_settings: tuple | None = None,
         enable_model_repository_api: bool = False,
+        enable_fastpath: bool = True,
         **kwargs,
     ):
         # After the drain window, requests in flight are bounded by the request timeout.
@@ -399,6 +403,7 @@ class PredictorServer(ModelServer):
         self.drain = Drain(drain_seconds)
         self.log_settings = log_settings
         self.enable_model_repository_api = enable_model_repository_api
+        self.enable_fastpath = enable_fastpath
 
     def start(self, models) -> None:
         """Register the ready models, serve REST (and gRPC) until drained, then return."""
@@ -420,6 +425,7 @@ class PredictorServer(ModelServer):
             drain=self.drain,
             log_settings=self.log_settings,
             enable_model_repository_api=self.enable_model_repository_api,
+            enable_fastpath=self.enable_fastpath,
         )
         if self.enable_grpc:
             self._grpc_server = GRPCServer(
@@ -452,7 +458,7 @@ class PredictorServer(ModelServer):
             self.servers.append(self._serve_single(rest))
         if self._grpc_server is not None:
             self.servers.append(self._grpc_server.start(self.max_threads))
-        if self.workers == 1:
+        if self.workers == 1 and self.enable_fastpath:
             # uvloop, as uvicorn picks for --workers > 1 children (asyncio.run would not).
             fastpath.use_event_loop(self.event_loop)
         self.setup_event_loop()

@@ -1,16 +1,12 @@
 """``predictor.fastpath`` changes speed, not answers: both servers, same requests, same bytes.
 
-``python -m predictor`` and ``bench/serve_tuned.py`` (fastpath applied) run side by side;
+``python -m predictor --enable_fastpath false`` and ``python -m predictor`` run side by side;
 every request below must get the same status, body and headers (bar the date) from both,
 errors included, on the paths the direct V1 route takes and on those it must leave alone.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,12 +22,9 @@ from predictor import fastpath
 from predictor.fastpath import DirectV1Predict
 from tests.support import (
     MODEL_NAME,
-    ROOT,
     RunningServer,
-    free_port,
     load_example,
-    predictor_command,
-    wait_until_ready,
+    running_predictor,
 )
 
 PREDICT = f"/v1/models/{MODEL_NAME}:predict"
@@ -40,35 +33,16 @@ JSON = {"content-type": "application/json"}
 BAD_TENSOR = {"name": "f", "shape": [1, 29], "datatype": "FP64", "data": [0] * 29}
 
 
-@contextlib.contextmanager
-def serving(command: list[str], log_path: Path, http_port: int, grpc_port: int):
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=dict(os.environ)
-        )
-    server = RunningServer(process, http_port, grpc_port, log_path)
-    try:
-        wait_until_ready(server)
-        yield server
-    finally:
-        process.kill()
-        process.wait(timeout=30)
-
-
 @pytest.fixture(scope="module")
 def servers(trained_dir: Path, tmp_path_factory) -> Iterator[tuple[RunningServer, RunningServer]]:
+    """The predictor with its server fast path switched off, and as shipped (on)."""
     logs = tmp_path_factory.mktemp("fastpath")
     extra = ("--max_instances", "100")
-    plain_ports, tuned_ports = (free_port(), free_port()), (free_port(), free_port())
-    plain = predictor_command(trained_dir, *plain_ports, *extra)
-    tuned = [sys.executable, str(ROOT / "bench" / "serve_tuned.py"), *plain[3:]]
-    tuned[tuned.index(str(plain_ports[0]))] = str(tuned_ports[0])
-    tuned[tuned.index(str(plain_ports[1]))] = str(tuned_ports[1])
     with (
-        serving(plain, logs / "plain.log", *plain_ports) as a,
-        serving(tuned, logs / "tuned.log", *tuned_ports) as b,
+        running_predictor(trained_dir, logs, *extra, "--enable_fastpath", "false") as plain,
+        running_predictor(trained_dir, logs, *extra) as tuned,
     ):
-        yield a, b
+        yield plain, tuned
 
 
 def row() -> list[float]:
