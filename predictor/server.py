@@ -409,18 +409,25 @@ class PredictorServer(ModelServer):
         """Register the ready models, serve REST (and gRPC) until drained, then return."""
         # KServe's own registration (raises NoModelReady when no model is ready).
         self._register_and_check_atleast_one_model_is_ready(models)
-        rest = PredictorRESTServer(
+        # What KServe's single- and multi-process REST servers are both built from.
+        server_args = (
             FASTAPI_APP_IMPORT_STRING,
             self.dataplane,
             self.model_repository_extension,
             self.http_port,
-            access_log_format=self.access_log_format,
-            workers=self.workers,
-            grace_period=self.grace_period,
-            event_loop=self.event_loop,
-            timeout_keep_alive=self.timeout_keep_alive,
-            ssl_certfile=self.ssl_certfile,
-            ssl_keyfile=self.ssl_keyfile,
+        )
+        server_options = {
+            "access_log_format": self.access_log_format,
+            "workers": self.workers,
+            "grace_period": self.grace_period,
+            "event_loop": self.event_loop,
+            "timeout_keep_alive": self.timeout_keep_alive,
+            "ssl_certfile": self.ssl_certfile,
+            "ssl_keyfile": self.ssl_keyfile,
+        }
+        rest = PredictorRESTServer(
+            *server_args,
+            **server_options,
             limits=self.limits,
             drain=self.drain,
             log_settings=self.log_settings,
@@ -439,18 +446,9 @@ class PredictorServer(ModelServer):
             _require_picklable(self.dataplane, self.workers)
             self._rest_multiprocess_server = PredictorRESTMultiProcess(
                 rest,
-                FASTAPI_APP_IMPORT_STRING,
-                self.dataplane,
-                self.model_repository_extension,
-                self.http_port,
-                access_log_format=self.access_log_format,
-                workers=self.workers,
-                grace_period=self.grace_period,
+                *server_args,
+                **server_options,
                 log_config_file=kserve_model_server.args.log_config_file,
-                event_loop=self.event_loop,
-                timeout_keep_alive=self.timeout_keep_alive,
-                ssl_certfile=self.ssl_certfile,
-                ssl_keyfile=self.ssl_keyfile,
             )
             self.servers.append(self._serve_multiprocess())
         else:
