@@ -44,12 +44,18 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from kserve import ModelServer
 from kserve import model_server as kserve_model_server
-from kserve.constants.constants import FASTAPI_APP_IMPORT_STRING, INFERENCE_CONTENT_LENGTH_HEADER
+from kserve.constants.constants import (
+    FASTAPI_APP_IMPORT_STRING,
+    INFERENCE_CONTENT_LENGTH_HEADER,
+    PredictorProtocol,
+)
 from kserve.errors import InvalidInput
 from kserve.protocol.dataplane import DataPlane
 from kserve.protocol.grpc.server import GRPCServer
 from kserve.protocol.rest.multiprocess.server import RESTServerMultiProcess, RESTServerProcess
 from kserve.protocol.rest.server import RESTServer, _RefreshingServer
+from kserve.protocol.rest.v2_datamodels import InferenceRequest
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from predictor import fastpath
@@ -171,6 +177,9 @@ class ClientInputDataPlane(DataPlane):
     def decode(self, body, headers, *args, **kwargs):
         if isinstance(body, bytes | bytearray) and headers:
             _check_binary_header_length(body, headers)
+        protocol = kwargs.get("protocol_version", args[0] if args else None)
+        if _is_v2_json_bytes(body, headers, protocol):
+            body = _parse_v2_json(body)
         try:
             return super().decode(body, headers, *args, **kwargs)
         except InvalidInput:
@@ -179,6 +188,26 @@ class ClientInputDataPlane(DataPlane):
             raise InvalidInput(f"malformed request: required field {error} is missing") from None
         except Exception as error:
             raise InvalidInput(f"malformed request: {type(error).__name__}: {error}") from None
+
+
+def _is_v2_json_bytes(body, headers: dict | None, protocol: str | None) -> bool:
+    """A V2 body FastAPI left as bytes (not a JSON content type) without the binary header.
+
+    Plain ``curl -d`` sends a form content type; KServe would answer that the binary
+    extension's header is missing. Without that header the body can only be JSON.
+    """
+    return (
+        protocol == PredictorProtocol.REST_V2.value
+        and isinstance(body, bytes | bytearray)
+        and INFERENCE_CONTENT_LENGTH_HEADER not in (headers or {})
+    )
+
+
+def _parse_v2_json(body: bytes) -> InferenceRequest:
+    try:
+        return InferenceRequest.model_validate_json(bytes(body))
+    except ValidationError as error:
+        raise InvalidInput(describe_problems(error.errors())) from None
 
 
 def _check_binary_header_length(body: bytes, headers: dict) -> None:
@@ -199,13 +228,17 @@ def _check_binary_header_length(body: bytes, headers: dict) -> None:
 async def validation_error_handler(_request, error: RequestValidationError) -> JSONResponse:
     """FastAPI's 422 for a V2 body that fails the schema, with a readable ``error``."""
     problems = [p for p in error.errors() if p.get("type") != "bytes_type"] or error.errors()
+    return JSONResponse({"error": describe_problems(problems)}, status_code=422)
+
+
+def describe_problems(problems: list[dict]) -> str:
+    """Pydantic's errors for a V2 body as one line naming each field and what is wrong."""
     if problems and problems[0].get("type") == "json_invalid":
         reason = (problems[0].get("ctx") or {}).get("error", "JSON decode error")
-        position = problems[0].get("loc", ("body", "?"))[-1]
-        return JSONResponse(
-            {"error": f"request body is not valid JSON: {reason} at byte {position}"},
-            status_code=422,
-        )
+        location = problems[0].get("loc") or ()
+        # FastAPI's errors end their location with the byte offset; pydantic's own have none.
+        at = f" at byte {location[-1]}" if location and isinstance(location[-1], int) else ""
+        return f"request body is not valid JSON: {reason}{at}"
     described = []
     for problem in problems[:MAX_VALIDATION_PROBLEMS]:
         # loc is e.g. ("body", "InferenceRequest", "inputs", 0, "shape"): keep the field path.
@@ -219,7 +252,7 @@ async def validation_error_handler(_request, error: RequestValidationError) -> J
     message = "invalid inference request: " + "; ".join(described)
     if more > 0:
         message += f" (and {more} more)"
-    return JSONResponse({"error": message}, status_code=422)
+    return message
 
 
 async def http_error_handler(_request, error: StarletteHTTPException) -> JSONResponse:

@@ -60,6 +60,31 @@ def test_any_content_type_is_parsed_as_json(server: RunningServer, content_type)
     assert response.json()["predictions"][0]["label"] == "malignant"
 
 
+@pytest.mark.parametrize("content_type", [None, "application/x-www-form-urlencoded", "text/plain"])
+def test_v2_json_body_is_parsed_whatever_its_content_type(server: RunningServer, content_type):
+    """Plain ``curl -d`` (form content type) works for V2 as the README shows."""
+    headers = {"content-type": content_type} if content_type else {}
+    body = (Path(__file__).parents[2] / "examples" / "v2_infer_request.json").read_bytes()
+    response = httpx.post(endpoint(server, "v2"), content=body, headers=headers)
+    assert response.status_code == 200, response.text
+    labels = next(o["data"] for o in response.json()["outputs"] if o["name"] == LABEL_OUTPUT)
+    assert labels == ["malignant", "benign"]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"inputs=1", "request body is not valid JSON"),
+        (b'{"inputs": [{"name": "f"}]}', "inputs.0.shape: Field required"),
+    ],
+)
+def test_v2_bad_body_without_json_content_type_is_a_400(server: RunningServer, body, message):
+    headers = {"content-type": "application/x-www-form-urlencoded"}
+    response = httpx.post(endpoint(server, "v2"), content=body, headers=headers)
+    assert response.status_code == 400
+    assert message in response.json()["error"]
+
+
 def test_non_json_body_is_a_400(server: RunningServer) -> None:
     response = httpx.post(
         endpoint(server, "v1"), content=b"mean radius=17.99", headers={"content-type": "text/plain"}
