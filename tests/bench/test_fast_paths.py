@@ -23,9 +23,9 @@ from kserve.model import InferenceVerb
 from kserve.protocol.infer_type import InferInput, InferRequest, InferResponse
 
 from predictor import validation
-from predictor.logs import configure_logging
 from predictor.model import BreastCancerModel, ModelOptions, ValidatedBatch
 from predictor.responses import ORJSON_OPTIONS, decide_labels, v1_body, v1_json
+from predictor.serving.logs import LogSettings, configure_logging
 from predictor.validation import FeatureValidator
 from training.data import FEATURE_NAMES
 
@@ -269,9 +269,9 @@ def test_model_survives_pickling_for_workers(big_model) -> None:
 def test_access_logger_has_no_handler_when_off() -> None:
     access = logging.getLogger("uvicorn.access")
     try:
-        configure_logging("INFO", False, False)
+        configure_logging(LogSettings())
         assert not access.hasHandlers()  # uvicorn then skips building the line's arguments
-        configure_logging("INFO", False, True)
+        configure_logging(LogSettings(access_log=True))
         assert access.hasHandlers()
     finally:
-        configure_logging("INFO", False, False)
+        configure_logging(LogSettings())

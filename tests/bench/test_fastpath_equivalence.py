@@ -18,8 +18,8 @@ from kserve.errors import InvalidInput
 from timing_asgi import TimingMiddleware
 from timing_asgi.integrations import StarletteScopeToName
 
-from predictor import fastpath
-from predictor.fastpath import DirectV1Predict
+from predictor.serving import fastpath
+from predictor.serving.fastpath import DirectV1Predict
 from tests.support import (
     MODEL_NAME,
     RunningServer,

@@ -297,12 +297,12 @@ def test_inconsistent_values_fail_the_render(values: dict, message: str) -> None
 def test_chart_flags_are_accepted_by_the_real_clis(
     name: str, rendered_sets: dict[str, Rendered]
 ) -> None:
-    from predictor.__main__ import build_parser as predictor_parser
+    from predictor.settings import parse as predictor_settings
     from training.__main__ import build_parser as training_parser
 
     rendered = rendered_sets[name]
-    served = predictor_parser({}).parse_args(rendered.predictor_container()["args"])
-    assert (served.model_name, served.model_dir) == (
+    served = predictor_settings(rendered.predictor_container()["args"], {})
+    assert (served.model_name, str(served.model_dir)) == (
         VALUE_SETS[name].get("model", {}).get("name", "breast-cancer"),
         "/mnt/models",
     )

@@ -12,8 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from predictor.__main__ import build_parser, main
-from predictor.limits import (
+from predictor.__main__ import main
+from predictor.serving.drain import DEFAULT_DRAIN_SECONDS
+from predictor.serving.limits import (
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_JSON_DEPTH,
     DEFAULT_REQUEST_TIMEOUT_SECONDS,
@@ -21,7 +22,7 @@ from predictor.limits import (
     RequestLimitMiddleware,
     json_depth,
 )
-from predictor.server import DEFAULT_DRAIN_SECONDS
+from predictor.settings import parse
 from tests.reliability.conftest import INSTANCE_LIMIT, TIMEOUT_SECONDS
 from tests.support import MODEL_NAME, RunningServer, load_example
 
@@ -304,16 +305,20 @@ FLAGS = [
     ("max_body_bytes", "MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, "1000", 1000),
     ("max_json_depth", "MAX_JSON_DEPTH", DEFAULT_MAX_JSON_DEPTH, "8", 8),
     ("request_timeout", "REQUEST_TIMEOUT", DEFAULT_REQUEST_TIMEOUT_SECONDS, "2.5", 2.5),
-    ("drain_seconds", "DRAIN_SECONDS", DEFAULT_DRAIN_SECONDS, "1", 1.0),
 ]
 
 
 @pytest.mark.parametrize(("name", "env", "default", "text", "value"), FLAGS)
 def test_limit_flags_take_precedence_over_env_over_default(name, env, default, text, value):
-    assert getattr(build_parser({}).parse_args([]), name) == default
-    assert getattr(build_parser({env: text}).parse_args([]), name) == value
-    from_flag = build_parser({env: "999"}).parse_args([f"--{name}", text])
-    assert getattr(from_flag, name) == value
+    assert getattr(parse([], {}).limits, name) == default
+    assert getattr(parse([], {env: text}).limits, name) == value
+    assert getattr(parse([f"--{name}", text], {env: "999"}).limits, name) == value
+
+
+def test_drain_seconds_flag_takes_precedence_over_env_over_default() -> None:
+    assert parse([], {}).server.drain_seconds == DEFAULT_DRAIN_SECONDS
+    assert parse([], {"DRAIN_SECONDS": "1"}).server.drain_seconds == 1.0
+    assert parse(["--drain_seconds", "2"], {"DRAIN_SECONDS": "1"}).server.drain_seconds == 2.0
 
 
 def test_a_malformed_environment_value_is_a_usage_error(monkeypatch, capsys) -> None:
@@ -321,7 +326,7 @@ def test_a_malformed_environment_value_is_a_usage_error(monkeypatch, capsys) -> 
     with pytest.raises(SystemExit) as exited:
         main(["--model_dir", "/nonexistent"])
     assert exited.value.code == 2
-    assert "--max_body_bytes: invalid int value: '16MiB'" in capsys.readouterr().err
+    assert "MAX_BODY_BYTES='16MiB': expected an integer >= 1" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

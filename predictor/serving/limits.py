@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-logger = logging.getLogger("predictor.limits")
+logger = logging.getLogger("predictor.serving.limits")
 
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 DEFAULT_MAX_JSON_DEPTH = 32

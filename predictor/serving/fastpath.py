@@ -1,19 +1,13 @@
-"""Server-level speed-ups that only the code starting the server can apply.
+"""Server-level speed-ups that keep every response identical.
 
 Each is behaviour-preserving (same routes, bodies, status codes, headers and log lines;
 ``tests/bench/test_fastpath_equivalence.py`` compares a tuned and a plain server request by
 request) and was measured with ``bench/run.py`` (server on one core, wrk on the other; us =
 server CPU per request, V1 1 instance at 16 connections, A/B in one run). Where they go::
 
-    fastpath.begin_startup()            # __main__, before its first import of kserve or
-                                        # scikit-learn (else the 0.2 s are not saved)
-    ...parse args, configure logging, model.load()...
-    fastpath.end_startup()              # __main__, once the model is loaded
     fastpath.tune_app(app)              # wherever the FastAPI app gets its middleware, in
                                         # every serving process (each --workers child too)
-    asyncio.Runner(loop_factory=fastpath.event_loop_factory(args.event_loop))
-                                        # instead of asyncio.run in ModelServer.start
-                                        # (or fastpath.use_event_loop(...) before it)
+    fastpath.use_event_loop(event_loop) # before ModelServer.start's asyncio.run
 
 * :func:`tune_app`: KServe's ``POST /v1/models/<name>:predict`` goes straight to KServe's
   endpoint instead of through FastAPI's route scan and dependency resolution
@@ -26,29 +20,22 @@ server CPU per request, V1 1 instance at 16 connections, A/B in one run). Where 
   server. ``ModelServer.start`` runs under ``asyncio.run`` (the stdlib loop); only
   ``--workers > 1`` children get uvicorn's ``loop="auto"`` (uvloop). ``--event-loop
   asyncio`` keeps the stdlib loop. (190 -> 184 us alone, 167 -> 159 us with the above.)
-* :func:`begin_startup` / :func:`end_startup`: no cyclic GC while ~190k long-lived objects
-  are imported and loaded (0.2 s, ~7% of start-up), then ``gc.freeze()``, so the full
-  collections a large request triggers no longer walk every module, class and function
-  object (a 10,000-instance request: p99 125-160 ms -> 20-35 ms), and a first-generation
-  threshold that a 10,000-instance request does not reach (~1.9 ms less per request).
 """
 
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 from collections.abc import Callable
 from typing import Any
 
 # fastapi, starlette and timing_asgi are imported where used: importing this module must
-# stay cheap, so that begin_startup() can run before the heavy imports.
+# stay cheap (the server imports it before KServe builds its app).
 
 TRACE_LOGGER = "kserve.trace"
 V1_PREDICT_PATH = "/v1/models/{model_name}:predict"
 V1_PREDICT_REGEX = "^/v1/models/(?P<model_name>[^/]+):predict$"
 _TUNED = "_predictor_fastpath_tuned"
-GC_GEN0_THRESHOLD = 50_000
 
 
 def timing_is_logged() -> bool:
@@ -205,32 +192,3 @@ def use_event_loop(event_loop: str = "auto") -> None:
 
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     asyncio.set_event_loop(uvloop.new_event_loop())
-
-
-def tune(event_loop: str = "auto", keep_timing: bool | None = None) -> None:
-    """:func:`tune_app` on KServe's app and :func:`use_event_loop` for this process."""
-    from kserve import model_server
-
-    tune_app(model_server.app, keep_timing)
-    use_event_loop(event_loop)
-
-
-def begin_startup() -> None:
-    """Pause the cyclic garbage collector while modules import and the model loads."""
-    gc.disable()
-
-
-def end_startup() -> None:
-    """Keep everything alive now out of every later collection, and resume collecting.
-
-    No ``gc.collect()`` first: it would cost ~0.2 s of start-up to free ~2,500 cyclic
-    objects left by the imports (a few hundred KB, now frozen for good). The first
-    generation's threshold goes from 700 to ``GC_GEN0_THRESHOLD`` net new container
-    objects: decoding a 10,000-instance body creates 10,000 lists, which at 700 meant 14
-    collections (~1.9 ms) per request; requests free what they allocate, so at 50,000 a
-    collection is rare, and it only walks what is young (the startup heap is frozen).
-    """
-    gc.freeze()
-    _, *older = gc.get_threshold()
-    gc.set_threshold(GC_GEN0_THRESHOLD, *older)
-    gc.enable()

@@ -9,10 +9,21 @@ from __future__ import annotations
 
 import logging
 import logging.config
+from dataclasses import dataclass
 
 from kserve.errors import InvalidInput
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    """What the server logs, read once at start-up."""
+
+    level: str = "INFO"
+    latency_logging: bool = False  # KServe's per-request trace line
+    access_log: bool = False  # uvicorn's line per HTTP request
 
 
 class ClientErrorFilter(logging.Filter):
@@ -27,9 +38,9 @@ class ClientErrorFilter(logging.Filter):
         return True
 
 
-def configure_logging(level: str, latency_logging: bool, access_log: bool) -> None:
+def configure_logging(settings: LogSettings) -> None:
     """Configure every logger the server uses; call once, before the server starts."""
-    quiet = "WARNING"
+    level, quiet = settings.level, "WARNING"
     logging.config.dictConfig(
         {
             "version": 1,
@@ -48,7 +59,7 @@ def configure_logging(level: str, latency_logging: bool, access_log: bool) -> No
                 "kserve": {"handlers": ["stdout"], "level": level, "propagate": False},
                 "kserve.trace": {
                     "handlers": ["stdout"],
-                    "level": "INFO" if latency_logging else quiet,
+                    "level": "INFO" if settings.latency_logging else quiet,
                     "propagate": False,
                 },
                 "uvicorn": {"handlers": ["stdout"], "level": level, "propagate": False},
@@ -56,8 +67,8 @@ def configure_logging(level: str, latency_logging: bool, access_log: bool) -> No
                 # No handler at all when off: uvicorn then skips building the line's
                 # arguments (client address, quoted path) for every response.
                 "uvicorn.access": {
-                    "handlers": ["stdout"] if access_log else [],
-                    "level": "INFO" if access_log else quiet,
+                    "handlers": ["stdout"] if settings.access_log else [],
+                    "level": "INFO" if settings.access_log else quiet,
                     "propagate": False,
                 },
                 "predictor": {"handlers": ["stdout"], "level": level, "propagate": False},

@@ -1,0 +1,20 @@
+"""The server around the model: KServe 0.21's ``ModelServer``, adapted and hardened.
+
+Nothing here knows about breast cancer; the model room (``predictor/``) never imports this
+package. Each module is one concern, and the ones that reach into KServe's internals say so
+(``tests/upstream/`` holds a canary per KServe behaviour worked around here: when a KServe
+upgrade fixes one, its canary fails and names the code to delete):
+
+* :mod:`.server`    wiring: KServe's REST (single- or multi-process) and gRPC servers with
+                    everything below, started from one :class:`~.server.ServerOptions`;
+* :mod:`.drain`     graceful drain on SIGTERM (readiness 503, ``Connection: close``);
+* :mod:`.limits`    request limits: body size, JSON depth, time to answer;
+* :mod:`.routes`    routes KServe registers that this server refuses;
+* :mod:`.decoding`  client input KServe cannot decode is a 400, not a 500;
+* :mod:`.workers`   supervision of ``--workers > 1`` processes;
+* :mod:`.fastpath`  speed-ups that keep every response identical;
+* :mod:`.startup`   the garbage collector paused while importing, frozen after load;
+* :mod:`.logs`      one logging setup for the predictor, KServe and uvicorn.
+
+Importing this package is cheap (no KServe): ``startup`` runs before the heavy imports.
+"""

@@ -1,0 +1,76 @@
+"""Routes KServe registers that this server refuses, and FastAPI's own errors as JSON.
+
+* ``/v2/repository/models/<name>/load|unload`` lets any caller unload the model (the pod
+  then stays unready while liveness passes): 404 unless ``--enable_model_repository_api``.
+* model versions (``/v2/models/<name>/versions/<v>/...`` or ``?model_version=<v>``): KServe
+  answers 501 "Model versioning not supported yet"; here a 404 that says what to use.
+* FastAPI's 404/405/422 bodies carry ``detail``; here an ``error`` string, like every other
+  error of this server.
+
+FastAPI offers no supported way to remove a route once KServe has added it, hence a
+middleware (canary: ``tests/upstream/test_routes.py``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import parse_qs
+
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from predictor.serving.decoding import describe_problems
+
+REPOSITORY_ROUTE_PREFIX = "/v2/repository/"
+# KServe answers these with 501 (NotImplementedError: "Model versioning not supported yet").
+VERSIONED_PATHS = re.compile(r"^/v2/models/[^/]+/versions/")
+
+
+class RefusedRoutesMiddleware:
+    """404 with a JSON ``error`` for routes KServe registers but this server does not offer."""
+
+    def __init__(self, app: Any, enable_model_repository_api: bool):
+        self.app = app
+        self.refuse_repository = not enable_model_repository_api
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        message = self._refusal(scope) if scope["type"] == "http" else None
+        if message is None:
+            await self.app(scope, receive, send)
+            return
+        await JSONResponse({"error": message}, status_code=404)(scope, receive, send)
+
+    def _refusal(self, scope: dict) -> str | None:
+        path = scope.get("path", "")
+        if path.startswith("/v2/models/") and (
+            VERSIONED_PATHS.match(path) or _asks_for_a_version(scope)
+        ):
+            return "model versions are not served: use /v2/models/<name>/... without a version"
+        if self.refuse_repository and path.startswith(REPOSITORY_ROUTE_PREFIX):
+            return (
+                f"{REPOSITORY_ROUTE_PREFIX}... is disabled on this server "
+                "(server flag --enable_model_repository_api)"
+            )
+        return None
+
+
+def _asks_for_a_version(scope: dict) -> bool:
+    query = scope.get("query_string", b"")
+    if b"model_version" not in query:
+        return False
+    return any(parse_qs(query.decode("latin-1")).get("model_version", []))
+
+
+async def validation_error_handler(_request, error: RequestValidationError) -> JSONResponse:
+    """FastAPI's 422 for a V2 body that fails the schema, with a readable ``error``."""
+    problems = [p for p in error.errors() if p.get("type") != "bytes_type"] or error.errors()
+    return JSONResponse({"error": describe_problems(problems)}, status_code=422)
+
+
+async def http_error_handler(_request, error: StarletteHTTPException) -> JSONResponse:
+    """Starlette's 404/405/400 with an ``error`` string instead of ``detail``."""
+    return JSONResponse(
+        {"error": str(error.detail)}, status_code=error.status_code, headers=error.headers
+    )

@@ -1,0 +1,246 @@
+"""The model server: KServe's REST and gRPC servers with drain, limits and 4xx for clients.
+
+:func:`serve` takes a loaded model and the options read at start-up, and returns once the
+server has drained. What it adds to ``kserve.ModelServer`` (0.21), one module each:
+graceful drain (:mod:`.drain`), request limits (:mod:`.limits`), refused routes and JSON
+error bodies (:mod:`.routes`), 400s for undecodable input (:mod:`.decoding`), worker
+supervision (:mod:`.workers`) and the fast path (:mod:`.fastpath`).
+
+The middleware is added in :meth:`PredictorRESTServer.create_application`, which every
+``--workers`` child runs itself (each re-imports KServe's app, so middleware added in the
+parent would be lost).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import signal
+from dataclasses import dataclass
+
+from fastapi.exceptions import RequestValidationError
+from kserve import Model, ModelServer
+from kserve import model_server as kserve_model_server
+from kserve.constants.constants import FASTAPI_APP_IMPORT_STRING
+from kserve.protocol.grpc.server import GRPCServer
+from kserve.protocol.rest.server import RESTServer
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from predictor.serving import fastpath, startup
+from predictor.serving.decoding import ClientInputDataPlane
+from predictor.serving.drain import (
+    DEFAULT_DRAIN_SECONDS,
+    Drain,
+    DrainingUvicornServer,
+    DrainMiddleware,
+)
+from predictor.serving.limits import Limits, RequestLimitMiddleware
+from predictor.serving.logs import LogSettings, configure_logging
+from predictor.serving.routes import (
+    RefusedRoutesMiddleware,
+    http_error_handler,
+    validation_error_handler,
+)
+from predictor.serving.workers import (
+    PredictorRESTMultiProcess,
+    ServerSetupError,
+    require_picklable,
+)
+
+logger = logging.getLogger("predictor.serving.server")
+
+# Used for the phase after the drain window when request_timeout is 0 (no per-request bound).
+UNBOUNDED_GRACE_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    """How the server listens and behaves, read once at start-up (``--help`` says each)."""
+
+    http_port: int = 8080
+    grpc_port: int = 8081
+    workers: int = 1
+    max_threads: int = 4
+    max_asyncio_workers: int | None = None
+    enable_grpc: bool = True
+    enable_docs_url: bool = False
+    access_log_format: str | None = None
+    log_config_file: str | None = None
+    event_loop: str = "auto"
+    timeout_keep_alive: int = 65
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+    drain_seconds: float = DEFAULT_DRAIN_SECONDS
+    enable_model_repository_api: bool = False
+    enable_fastpath: bool = True
+
+
+def serve(model: Model, options: ServerOptions, limits: Limits, log: LogSettings) -> int:
+    """Serve a loaded, ready model until drained; the process's exit code.
+
+    Returns:
+        0 after a drain, 2 when the options cannot work with this model (logged).
+    """
+    server = PredictorServer(options, limits, log)
+    try:
+        server.start([model])
+    except ServerSetupError as error:
+        logger.error("%s", error)
+        return 2
+    return 0
+
+
+class PredictorRESTServer(RESTServer):
+    """KServe's REST server with our middleware, error handlers and draining uvicorn server."""
+
+    def __init__(self, *args, options: ServerOptions, limits: Limits, log: LogSettings, **kw):
+        super().__init__(*args, **kw)
+        self.options = options
+        self.limits = limits
+        self.log = log
+        self.drain = Drain(options.drain_seconds)
+        self._server = DrainingUvicornServer(self.config, self.drain)
+
+    def create_application(self):
+        super().create_application()
+        app = kserve_model_server.app
+        app.add_exception_handler(RequestValidationError, validation_error_handler)
+        app.add_exception_handler(StarletteHTTPException, http_error_handler)
+        # add_middleware puts each one outside the previous: the drain state is looked at
+        # first, then refused routes, then the limits.
+        app.add_middleware(RequestLimitMiddleware, limits=self.limits)
+        app.add_middleware(
+            RefusedRoutesMiddleware,
+            enable_model_repository_api=self.options.enable_model_repository_api,
+        )
+        app.add_middleware(DrainMiddleware, drain=self.drain)
+        if self.options.enable_fastpath:
+            # Runs in every serving process (each --workers child builds its own app).
+            fastpath.tune_app(app)
+
+    def run(self, sockets=None):
+        """Entry point of each ``--workers > 1`` child: our logging, then KServe's run."""
+        configure_logging(self.log)
+        # Children never run __main__: freeze their start-up heap too (10k-instance p99).
+        startup.end()
+        super().run(sockets=sockets)
+
+
+class PredictorServer(ModelServer):
+    """``kserve.ModelServer`` with graceful drain, request limits and 4xx for client errors."""
+
+    def __init__(self, options: ServerOptions, limits: Limits, log: LogSettings):
+        # After the drain window, requests in flight are bounded by the request timeout.
+        grace = (
+            math.ceil(limits.request_timeout) + 1
+            if limits.request_timeout
+            else UNBOUNDED_GRACE_SECONDS
+        )
+        super().__init__(
+            http_port=options.http_port,
+            grpc_port=options.grpc_port,
+            workers=options.workers,
+            max_threads=options.max_threads,
+            max_asyncio_workers=options.max_asyncio_workers,
+            enable_grpc=options.enable_grpc,
+            enable_docs_url=options.enable_docs_url,
+            enable_latency_logging=log.latency_logging,
+            access_log_format=options.access_log_format,
+            event_loop=options.event_loop,
+            timeout_keep_alive=options.timeout_keep_alive,
+            grace_period=grace,
+            ssl_certfile=options.ssl_certfile,
+            ssl_keyfile=options.ssl_keyfile,
+        )
+        self.dataplane = ClientInputDataPlane(model_registry=self.registered_models)
+        self.options = options
+        self.limits = limits
+        self.log = log
+
+    def start(self, models) -> None:
+        """Register the ready models, serve REST (and gRPC) until drained, then return."""
+        # KServe's own registration (raises NoModelReady when no model is ready).
+        self._register_and_check_atleast_one_model_is_ready(models)
+        options = self.options
+        # What KServe's single- and multi-process REST servers are both built from.
+        server_args = (
+            FASTAPI_APP_IMPORT_STRING,
+            self.dataplane,
+            self.model_repository_extension,
+            options.http_port,
+        )
+        server_options = {
+            "access_log_format": options.access_log_format,
+            "workers": options.workers,
+            "grace_period": self.grace_period,
+            "event_loop": options.event_loop,
+            "timeout_keep_alive": options.timeout_keep_alive,
+            "ssl_certfile": options.ssl_certfile,
+            "ssl_keyfile": options.ssl_keyfile,
+        }
+        rest = PredictorRESTServer(
+            *server_args, **server_options, options=options, limits=self.limits, log=self.log
+        )
+        if options.enable_grpc:
+            self._grpc_server = GRPCServer(
+                options.grpc_port,
+                self.dataplane,
+                self.model_repository_extension,
+                kwargs=vars(kserve_model_server.args),
+                grace_period=self.grace_period,
+            )
+        if options.workers > 1:
+            require_picklable(self.dataplane, options.workers)
+            self._rest_multiprocess_server = PredictorRESTMultiProcess(
+                rest, *server_args, **server_options, log_config_file=options.log_config_file
+            )
+            self.servers.append(self._serve_multiprocess(rest.drain))
+        else:
+            self._rest_server = rest
+            self.servers.append(self._serve_single(rest))
+        if self._grpc_server is not None:
+            self.servers.append(self._grpc_server.start(options.max_threads))
+        if options.workers == 1 and options.enable_fastpath:
+            # uvloop, as uvicorn picks for --workers > 1 children (asyncio.run would not).
+            fastpath.use_event_loop(options.event_loop)
+        self.setup_event_loop()
+        asyncio.run(self._serve())
+        logger.info("server stopped")
+
+    async def _serve_single(self, rest: PredictorRESTServer) -> None:
+        # uvicorn handles SIGTERM/SIGINT itself while it serves (DrainingUvicornServer).
+        await rest.start()
+        await self._stop_grpc()
+
+    async def _serve_multiprocess(self, drain: Drain) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._on_parent_signal, sig, drain)
+        await self._rest_multiprocess_server.start()
+        await self._stop_grpc()
+
+    def _on_parent_signal(self, sig: int, drain: Drain) -> None:
+        multiprocess = self._rest_multiprocess_server
+        if not drain.begin():
+            logger.info("second %s: stopping now", signal.Signals(sig).name)
+            multiprocess.should_exit.set()
+            return
+        logger.info(
+            "%s received: workers drain for %g s (readiness 503) before closing the socket",
+            signal.Signals(sig).name,
+            drain.seconds,
+        )
+        multiprocess.begin_drain()
+        asyncio.get_running_loop().call_later(drain.seconds, multiprocess.should_exit.set)
+
+    async def _stop_grpc(self) -> None:
+        if self._grpc_server is not None:
+            await self._grpc_server.stop()
+
+    def stop(self, sig: int) -> None:
+        """Never unload models under requests in flight: a stop request starts a drain."""
+        if self._rest_multiprocess_server is not None:
+            self._on_parent_signal(sig, self._rest_multiprocess_server._rest_server.drain)
+        elif self._rest_server is not None:
+            self._rest_server._server.handle_exit(sig, None)

@@ -1,0 +1,43 @@
+"""The code's shape: the model room never imports the serving room; modules stay readable."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from tests.support import ROOT
+
+MODEL_ROOM = sorted(
+    path
+    for path in (ROOT / "predictor").glob("*.py")
+    if path.name not in {"__main__.py", "settings.py"}  # the CLI wires both rooms together
+)
+LONGEST_MODULE = 300
+
+
+def imported_modules(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+@pytest.mark.parametrize("path", MODEL_ROOM, ids=lambda p: p.name)
+def test_the_model_room_does_not_import_the_serving_room(path: Path) -> None:
+    serving = {name for name in imported_modules(path) if name.startswith("predictor.serving")}
+    assert not serving, f"{path.name} imports {serving}"
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted(p for d in ("predictor", "training", "bench") for p in (ROOT / d).rglob("*.py")),
+    ids=lambda p: str(p.relative_to(ROOT)),
+)
+def test_no_module_is_longer_than_a_sitting(path: Path) -> None:
+    lines = len(path.read_text().splitlines())
+    assert lines <= LONGEST_MODULE, f"{path.relative_to(ROOT)} has {lines} lines"
