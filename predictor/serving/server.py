@@ -23,7 +23,6 @@ from fastapi.exceptions import RequestValidationError
 from kserve import Model, ModelServer
 from kserve import model_server as kserve_model_server
 from kserve.constants.constants import FASTAPI_APP_IMPORT_STRING
-from kserve.protocol.grpc.server import GRPCServer
 from kserve.protocol.rest.server import RESTServer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -35,6 +34,7 @@ from predictor.serving.drain import (
     DrainingUvicornServer,
     DrainMiddleware,
 )
+from predictor.serving.grpc import PredictorGRPCServer
 from predictor.serving.limits import Limits, RequestLimitMiddleware
 from predictor.serving.logs import LogSettings, configure_logging
 from predictor.serving.routes import (
@@ -42,6 +42,7 @@ from predictor.serving.routes import (
     http_error_handler,
     validation_error_handler,
 )
+from predictor.serving.v2_json import TidyV2JsonMiddleware
 from predictor.serving.workers import (
     PredictorRESTMultiProcess,
     ServerSetupError,
@@ -64,6 +65,7 @@ class ServerOptions:
     max_threads: int = 4
     max_asyncio_workers: int | None = None
     enable_grpc: bool = True
+    enable_grpc_reflection: bool = False
     enable_docs_url: bool = False
     access_log_format: str | None = None
     log_config_file: str | None = None
@@ -108,7 +110,8 @@ class PredictorRESTServer(RESTServer):
         app.add_exception_handler(RequestValidationError, validation_error_handler)
         app.add_exception_handler(StarletteHTTPException, http_error_handler)
         # add_middleware puts each one outside the previous: the drain state is looked at
-        # first, then refused routes, then the limits.
+        # first, then refused routes, then the limits; V2 JSON is tidied on its way out.
+        app.add_middleware(TidyV2JsonMiddleware)
         app.add_middleware(RequestLimitMiddleware, limits=self.limits)
         app.add_middleware(
             RefusedRoutesMiddleware,
@@ -183,12 +186,14 @@ class PredictorServer(ModelServer):
             *server_args, **server_options, options=options, limits=self.limits, log=self.log
         )
         if options.enable_grpc:
-            self._grpc_server = GRPCServer(
+            self._grpc_server = PredictorGRPCServer(
                 options.grpc_port,
                 self.dataplane,
                 self.model_repository_extension,
                 kwargs=vars(kserve_model_server.args),
                 grace_period=self.grace_period,
+                drain=rest.drain,
+                reflection=options.enable_grpc_reflection,
             )
         if options.workers > 1:
             require_picklable(self.dataplane, options.workers)

@@ -93,5 +93,9 @@ def test_explain_is_501_for_a_non_linear_model(tmp_path: Path) -> None:
     with running_predictor(output, tmp_path) as forest:
         assert post(forest, "predict", load_example("valid_request.json")).status_code == 200
         response = post(forest, "explain", load_example("valid_request.json"))
+        log = forest.log()
     assert response.status_code == 501
     assert "explanations need a linear model" in response.json()["error"]
+    # A documented 501 is the client asking for what this model does not offer: one line.
+    assert "WARNING kserve: rejected request (501): explanations need a linear model" in log
+    assert "Traceback" not in log
