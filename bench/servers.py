@@ -52,6 +52,13 @@ SERVERS = {
             "constant_model.py",
         ),
         Server(
+            "raw-floor",
+            "bare ASGI app under uvicorn (uvloop + httptools) that reads the body and answers "
+            "a constant V1/V2-shaped JSON; no KServe, no FastAPI, no gRPC",
+            "raw_floor.py",
+            grpc=False,
+        ),
+        Server(
             "ours",
             "our predictor as it is in the tree (`python -m predictor`)",
             "",
