@@ -8,15 +8,14 @@ generator, is what saturates.
 
 from __future__ import annotations
 
-import json
+import math
 import resource
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 
 from bench.process import ROOT
-from bench.servers import BENCH_DIR, LOAD_CPUS
+from bench.servers import LOAD_CPUS
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -24,7 +23,7 @@ def percentile(values: list[float], q: float) -> float | None:
     if not values:
         return None
     ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
+    rank = max(1, min(len(ordered), math.ceil(q / 100 * len(ordered))))
     return ordered[rank - 1]
 
 
@@ -70,11 +69,3 @@ def run_pinned(command: list[str], timeout: float, cpus: str = LOAD_CPUS) -> Fin
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return Finished(done.stdout, done.stderr, done.returncode, cpu, wall)
-
-
-def run_python_client(args: list[str], timeout: float) -> tuple[dict, Finished]:
-    """``bench/clients.py ARGS`` on the load core; its one JSON line and how it ran."""
-    done = run_pinned([sys.executable, str(BENCH_DIR / "clients.py"), *args], timeout)
-    if done.returncode != 0:
-        raise RuntimeError(f"client failed: {' '.join(args[:1])}\n{done.stderr[-2000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1]), done

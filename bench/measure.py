@@ -15,8 +15,10 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from bench.loadgen import LoadResult, run_python_client
-from bench.process import MODEL_NAME, RunningServer
+from bench.ghz import run_ghz
+from bench.latency_client import run_latency_client
+from bench.loadgen import LoadResult
+from bench.process import RunningServer
 from bench.scenarios import Plan, Scenario
 from bench.servers import SERVER_CPUS
 from bench.wrk import run_wrk
@@ -27,7 +29,7 @@ _TICKS = os.sysconf("SC_CLK_TCK")
 def measure(server: RunningServer, scenario: Scenario, plan: Plan, files: dict) -> dict:
     """Warm up, then measure ``scenario`` on ``server``; one row of raw figures."""
     load = LOADS[scenario.kind]
-    if scenario.kind == "wrk":
+    if scenario.kind != "latency":  # the latency client warms up by itself
         load(server, scenario, plan, files, plan.warmup)
     pid = server.process.pid
     cpu_before, core_before, wall_before = tree_cpu_seconds(pid), core_times(), time.monotonic()
@@ -37,6 +39,8 @@ def measure(server: RunningServer, scenario: Scenario, plan: Plan, files: dict) 
     core_busy = core_times()[0] - core_before[0]
     row = asdict(result)
     row["cpu_us_per_req"] = server_cpu / max(1, result.served) * 1e6
+    # Shares of one core: the server near 1 with the load generator well below means the
+    # server is what saturates.
     row["server_cpu_share"] = server_cpu / max(wall, 1e-9)
     row["load_cpu_share"] = result.load_cpu_seconds / max(result.load_seconds, 1e-9)
     # Busy time on the server's core that was not the server: other processes (and the
@@ -55,34 +59,14 @@ def wrk_load(
 def grpc_load(
     server: RunningServer, scenario: Scenario, plan: Plan, files: dict, seconds: float
 ) -> LoadResult:
-    features = files["payloads"]["grpc_features"].read_text()
-    raw, done = run_python_client(
-        ["grpc", "--port", str(server.grpc_port), "--model", MODEL_NAME,
-         "--features", features, "--requests", str(plan.grpc_requests),
-         "--concurrency", str(scenario.connections),
-         "--time_limit", str(max(5.0, seconds * 3))],
-        timeout=120,
-    )  # fmt: skip
-    return LoadResult(
-        raw["rps"], raw["p50_ms"], raw["p99_ms"], raw["requests"], raw["non_ok"],
-        done.cpu_seconds, done.wall_seconds,
-    )  # fmt: skip
+    return run_ghz(server.grpc_target, files["grpc"], scenario.connections, seconds)
 
 
 def latency_load(
     server: RunningServer, scenario: Scenario, plan: Plan, files: dict, seconds: float
 ) -> LoadResult:
-    raw, done = run_python_client(
-        ["latency", "--url", scenario.url(server.base_url),
-         "--body", str(files["payloads"][scenario.body]),
-         "--requests", str(plan.latency_requests), "--warmup", "2"],
-        timeout=180,
-    )  # fmt: skip
-    return LoadResult(
-        raw["rps"], raw["median_ms"], raw["p99_ms"], raw["requests"], raw["non_ok"],
-        done.cpu_seconds, done.wall_seconds,
-        served=sum(raw["statuses"].values()),  # warm-up requests included
-    )  # fmt: skip
+    body = files["payloads"][scenario.body]
+    return run_latency_client(scenario.url(server.base_url), body, plan.latency_requests)
 
 
 LOADS = {"wrk": wrk_load, "grpc": grpc_load, "latency": latency_load}

@@ -23,6 +23,10 @@ def fmt(value: float | None, digits: int = 0) -> str:
     return "n/a" if value is None else f"{value:,.{digits}f}"
 
 
+def share(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0%}"
+
+
 def ratio(value: float | None, reference: float | None, invert: bool = False) -> str:
     if not value or not reference:
         return "n/a"
@@ -102,7 +106,8 @@ def disturbance(results: Results) -> list[str]:
 def throughput(results: Results, plan: Plan, names: list[str]) -> list[str]:
     m = results.median
     columns = ["scenario", "server", "req/s", "p50 ms", "p99 ms", "vs baseline", "CPU us/req"]
-    lines = section("Throughput and latency (medians over repeats)", [*columns, "non-2xx"], 2)
+    columns += ["non-2xx", "server CPU", "load CPU"]
+    lines = section("Throughput and latency (medians over repeats)", columns, 2)
     for scenario in plan.scenarios:
         key = "p50_ms" if scenario.kind == "latency" else "rps"
         for name in names:
@@ -119,13 +124,19 @@ def throughput(results: Results, plan: Plan, names: list[str]) -> list[str]:
                 vs,
                 fmt(m(name, scenario.name, "cpu_us_per_req")),
                 str(sum(results.values(name, scenario.name, "non2xx"))),
+                share(m(name, scenario.name, "server_cpu_share")),
+                share(m(name, scenario.name, "load_cpu_share")),
             ]
             lines.append(f"| {scenario.title} | {name} | " + " | ".join(figures) + " |")
     return [
         *lines,
         "",
         "For the 10,000-instance request, p50 is the median end-to-end latency of sequential "
-        'requests and "vs baseline" is how many times faster than the baseline it is.',
+        'requests and "vs baseline" is how many times faster than the baseline it is. '
+        '"server CPU" and "load CPU" are the CPU time of the server and of the load generator '
+        "(wrk, ghz for gRPC, the latency client) over the measurement, as a share of the one "
+        "core each is pinned to: a server near 100% with its load generator well below is "
+        "the server's limit, not the client's.",
         "",
     ]
 

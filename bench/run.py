@@ -23,8 +23,10 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: make ``bench`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.ghz import ensure_ghz, ghz_path, write_request
 from bench.machine import machine_info
 from bench.payloads import ensure_model, write_payloads
+from bench.process import MODEL_NAME
 from bench.repeats import Results, run_repeat, run_workers
 from bench.report import report
 from bench.scenarios import plan_for
@@ -59,9 +61,24 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     for tool, install in TOOLS.items():
         if shutil.which(tool) is None:
             parser.error(f"{tool} not found ({install})")
+    if shutil.which("go") is None and not ghz_path().is_file():
+        parser.error(
+            "go not found (apt-get install -y golang-go): it builds ghz, the gRPC load generator"
+        )
     if (os.cpu_count() or 1) < 2:
         parser.error("needs 2 CPUs: one for the server, one for the load generator")
     return args
+
+
+def load_files(model_dir: Path, work: Path) -> dict:
+    """The bodies, wrk's Lua scripts and ghz's request, written into ``work``."""
+    payloads = write_payloads(model_dir, work)
+    features = json.loads(payloads["grpc_features"].read_text())
+    return {
+        "payloads": payloads,
+        "scripts": write_scripts(payloads, work),
+        "grpc": write_request(MODEL_NAME, features, work),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,11 +87,11 @@ def main(argv: list[str] | None = None) -> int:
     command = "uv run python bench/run.py " + shlex.join(argv if argv is not None else sys.argv[1:])
     started = time.monotonic()
     ensure_model(args.model_dir)
+    ensure_ghz()  # built before any measurement, not during one
     results = Results()
     with tempfile.TemporaryDirectory(prefix="bench-") as temp:
         work = Path(temp)
-        payloads = write_payloads(args.model_dir, work)
-        files = {"payloads": payloads, "scripts": write_scripts(payloads, work)}
+        files = load_files(args.model_dir, work)
         for index in range(plan.repeats):
             run_repeat(index, args.servers, plan, files, args.model_dir, work, results)
         if plan.workers_phase:

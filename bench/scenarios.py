@@ -53,8 +53,7 @@ class Plan:
     quick: bool
     repeats: int
     warmup: float  # seconds of the same load before each measurement
-    duration: float  # seconds of each wrk measurement
-    grpc_requests: int
+    duration: float  # seconds of each wrk or ghz measurement
     latency_requests: int
     workers_phase: bool
     scenarios: tuple[Scenario, ...]
@@ -73,9 +72,9 @@ def plan_for(quick: bool, repeats: int = 0) -> Plan:
     if quick:
         repeats = repeats or 2
         chosen = tuple(s for s in SCENARIOS if s.name in QUICK_SCENARIOS)
-        return Plan(True, repeats, 1.0, 1.0, 500, 3, False, chosen, _starts(repeats, 1))
+        return Plan(True, repeats, 1.0, 1.0, 3, False, chosen, _starts(repeats, 1))
     repeats = repeats or 3
-    return Plan(False, repeats, 2.0, 6.0, 4000, 15, True, SCENARIOS, _starts(repeats, 3))
+    return Plan(False, repeats, 2.0, 6.0, 15, True, SCENARIOS, _starts(repeats, 3))
 
 
 def _starts(repeats: int, at_least: int) -> int:
