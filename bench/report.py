@@ -182,7 +182,7 @@ def workers(results: Results, names: list[str]) -> list[str]:
 
 def targets(results: Results, names: list[str]) -> list[str]:
     columns = ["target", "server", "measured", "met"]
-    lines = section("Targets (issue 4), against the baseline and floor of this run", columns, 4)
+    lines = section("Targets, against the baseline and the floors of this run", columns, 4)
     for target, name, measured, met in target_rows(results, names):
         lines.append(f"| {target} | {name} | {measured} | {'yes' if met else '**no**'} |")
     return [*lines, ""]

@@ -50,10 +50,11 @@ def test_quick_run_writes_a_complete_results_file(trained_dir: Path, tmp_path: P
         "# Benchmark results",
         "## Throughput and latency (medians over repeats)",
         "## Start-up and memory (medians over all samples)",
-        "## Targets (issue 4), against the baseline and floor of this run",
+        "## Targets, against the baseline and the floors of this run",
         "## Where the time goes",
     ):
         assert heading in text
+    assert "issue" not in text.lower()
     for field in ("- Date:", "- Command: `uv run python bench/run.py --quick", "- Machine:"):
         assert field in text
     assert re.search(r"- Python 3\.\d+.*kserve 0\.21", text)
@@ -74,6 +75,8 @@ def test_quick_run_writes_a_complete_results_file(trained_dir: Path, tmp_path: P
         assert sum(line.startswith(metric) for line in text.splitlines()) == len(SERVERS)
     targets = [line for line in text.splitlines() if line.startswith("| ") and "| ours |" in line]
     assert any("zero non-2xx" in line and "| yes |" in line for line in targets)
+    for new in ("raw floor's req/s", "previous run's", "0.6x the baseline's", "V2 gRPC"):
+        assert any(new in line for line in targets), new
     runs = json.loads(raw.read_text())
     assert {r["server"] for r in runs} == set(SERVERS)
     assert {r["repeat"] for r in runs} == {0, 1}  # two alternating repeats
