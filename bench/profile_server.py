@@ -69,7 +69,7 @@ COMPONENTS = [
     ),
 ]
 COMPILED = [(name, re.compile(pattern)) for name, pattern in COMPONENTS]
-PROFILED = ("baseline", "floor", "ours", "ours+fastpath")
+PROFILED = ("baseline", "floor", "ours")
 COMMAND = "uv run --with py-spy python bench/profile_server.py"
 
 
@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     ensure_model(args.model_dir)
     one, hundred = scenario("v1-1x16"), scenario("v1-100x16")
     plan = [(name, one) for name in args.servers.split(",")]
-    plan += [(name, hundred) for name in ("baseline", "ours+fastpath") if name in args.servers]
+    plan += [(name, hundred) for name in ("baseline", "ours") if name in args.servers]
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-profile-") as temp:
         work = Path(temp)

@@ -64,14 +64,6 @@ SERVERS = {
             "",
             ours=True,
         ),
-        Server(
-            "ours+fastpath",
-            "`bench/serve_tuned.py`: `python -m predictor` with every `predictor.fastpath` step "
-            "where it is recommended (GC paused from the first import) (the json_depth "
-            "speed-up it once added is merged into predictor/limits.py)",
-            "serve_tuned.py",
-            ours=True,
-        ),
     )
 }
 

@@ -15,7 +15,7 @@ from bench.ghz import ghz_path
 from bench.scenarios import MIN_COLD_STARTS
 from tests.support import ROOT
 
-SERVERS = ("baseline", "floor", "raw-floor", "ours", "ours+fastpath")
+SERVERS = ("baseline", "floor", "raw-floor", "ours")
 SCENARIOS = (
     "V1, 1 instance, 16 connections",
     "V1, 100 instances, 16 connections",
