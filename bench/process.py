@@ -10,6 +10,7 @@ runtime would). Each runs in its own process group, so stopping it also reaches 
 from __future__ import annotations
 
 import contextlib
+import http.client
 import os
 import signal
 import socket
@@ -21,6 +22,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
@@ -126,7 +128,7 @@ def wait_until_ready(
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"exited with {process.returncode} before it was ready")
         with (
-            contextlib.suppress(OSError, urllib.error.URLError),
+            contextlib.suppress(OSError, urllib.error.URLError, http.client.HTTPException),
             _DIRECT.open(url, timeout=1) as response,
         ):
             if response.status == 200:
@@ -152,7 +154,7 @@ def stop_server(server: RunningServer, grace: float = STOP_GRACE_SECONDS) -> Non
 
 @contextlib.contextmanager
 def running_server(
-    command: list[str], log_dir: Path, grace: float = STOP_GRACE_SECONDS, **start: str
+    command: list[str], log_dir: Path, grace: float = STOP_GRACE_SECONDS, **start: Any
 ) -> Iterator[RunningServer]:
     """:func:`start_server` (``start``: its keyword options), then :func:`stop_server`."""
     server = start_server(command, log_dir, **start)
