@@ -110,3 +110,15 @@ def wait_until_ready(server: RunningServer, timeout: float = READY_TIMEOUT_SECON
                 return time.monotonic() - started
         time.sleep(0.1)
     raise TimeoutError(f"predictor not ready after {timeout}s:\n{server.log()}")
+
+
+def refuse_to_start(model_dir: Path) -> tuple[int, str, float]:
+    """Start ``python -m predictor`` on a bad model directory: (exit code, output, seconds)."""
+    started = time.monotonic()
+    completed = subprocess.run(
+        predictor_command(model_dir, free_port(), free_port()),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return completed.returncode, completed.stdout + completed.stderr, time.monotonic() - started

@@ -19,15 +19,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from predictor.artifact import (
-    LATEST_FILENAME,
-    METADATA_FILENAME,
-    MODEL_FILENAME,
-    ArtifactError,
-    read_metadata,
-    resolve_version_dir,
-    verify_model_file,
-)
+from predictor.artifact import LATEST_FILENAME, ArtifactError, verify_artifact
 
 STAGING_PREFIX = ".staging-"
 S3_SCHEME = "s3://"
@@ -110,10 +102,9 @@ def _prune_local(destination: Path, keep: int, current: str) -> None:
 
 
 def local_artifact_is_valid(destination: Path) -> bool:
-    """True when ``destination`` holds an artifact the predictor would load."""
+    """True when ``destination`` holds an artifact whose every recorded hash matches."""
     try:
-        version_dir = resolve_version_dir(destination)
-        verify_model_file(version_dir, read_metadata(version_dir))
+        verify_artifact(destination)
     except ArtifactError:
         return False
     return True
@@ -178,7 +169,7 @@ def write_s3(uri: str, version: str, files: Mapping[str, bytes], client, endpoin
 
 
 def s3_artifact_is_valid(uri: str, client) -> bool:
-    """True when ``uri`` holds an artifact the predictor would load (checked in a temp dir)."""
+    """True when ``uri`` holds a complete artifact (its current version checked in a temp dir)."""
     location = S3Location.parse(uri)
     with tempfile.TemporaryDirectory() as scratch:
         local = Path(scratch)
@@ -187,9 +178,11 @@ def s3_artifact_is_valid(uri: str, client) -> bool:
             client.download_file(location.bucket, location.key(LATEST_FILENAME), str(pointer))
             version = pointer.read_text(encoding="utf-8").strip()
             (local / version).mkdir()
-            for name in (METADATA_FILENAME, MODEL_FILENAME):
-                key = location.key(version, name)
-                client.download_file(location.bucket, key, str(local / version / name))
+            prefix = location.key(version) + "/"
+            listing = client.list_objects_v2(Bucket=location.bucket, Prefix=prefix)
+            for item in listing.get("Contents", []):
+                name = item["Key"].rsplit("/", 1)[-1]
+                client.download_file(location.bucket, item["Key"], str(local / version / name))
         except (BotoCoreError, ClientError, OSError, ValueError):
             return False
         return local_artifact_is_valid(local)
