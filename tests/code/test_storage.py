@@ -95,6 +95,14 @@ def test_s3_round_trip_loads_in_the_predictor(s3_endpoint: str, tmp_path: Path, 
     assert "skipping training" in capsys.readouterr().err
 
 
+def test_s3_missing_bucket_fails_before_training(s3_endpoint: str, capsys) -> None:
+    assert training_main(["--output", "s3://no-such-bucket/x", "--no-plots"]) == EXIT_STORAGE_ERROR
+    error = capsys.readouterr().err
+    assert s3_endpoint in error and "bucket 'no-such-bucket'" in error and "NoSuchBucket" in error
+    assert "checked before training; nothing was trained" in error
+    assert "cv fold" not in error
+
+
 def test_s3_unreachable_fails_with_endpoint_and_bucket(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys
 ) -> None:

@@ -19,19 +19,15 @@ import pytest
 from moto.core import enable_iam_authentication
 from moto.server import ThreadedMotoServer
 
-import training.run
+import training.s3
 from predictor.artifact import LATEST_FILENAME, ArtifactError
 from predictor.loader import load_artifact
 from predictor.manifest import MANIFEST_FILENAME
 from tests.support import ROOT, free_port
 from training.__main__ import main as training_main
 from training.run import EXIT_OK, EXIT_STORAGE_ERROR
-from training.storage import (
-    STAGING_PREFIX,
-    local_artifact_is_valid,
-    s3_artifact_is_valid,
-    s3_client,
-)
+from training.s3 import s3_artifact_is_valid, s3_client
+from training.storage import STAGING_PREFIX, local_artifact_is_valid
 
 BUCKET = "models"
 PREFIX = "breast-cancer"
@@ -135,7 +131,7 @@ def stop_server_before_put(monkeypatch, moto_s3: MotoS3, key_suffix: str, attemp
         client.meta.events.register("before-send.s3.PutObject", before_send)
         return client
 
-    monkeypatch.setattr(training.run, "s3_client", client_that_loses_its_server)
+    monkeypatch.setattr(training.s3, "s3_client", client_that_loses_its_server)
     return uploads, sends
 
 
@@ -191,7 +187,7 @@ def test_s3_lost_mid_upload_is_retried_with_backoff_then_given_up(
     moto_s3: MotoS3, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The shipped retry policy (5 attempts, standard backoff) against a vanished server."""
-    from training.storage import S3_MAX_ATTEMPTS
+    from training.s3 import S3_MAX_ATTEMPTS
 
     _, sends = stop_server_before_put(monkeypatch, moto_s3, "metadata.json", S3_MAX_ATTEMPTS)
     started = time.monotonic()
