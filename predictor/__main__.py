@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from predictor import fastpath  # cheap: gc, asyncio and logging only
+from predictor import deferred_imports, fastpath  # cheap: standard library only
 
 if __name__ == "__main__":
     # No cyclic GC while kserve and scikit-learn import (~7% of start-up); see fastpath.
     fastpath.begin_startup()
+    deferred_imports.import_kserve()  # minus pandas and the Kubernetes client; see there
 
 import argparse
 import logging
