@@ -24,6 +24,7 @@ pointer to a half-written version. ``model_dir`` may also point at a version dir
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -158,17 +159,29 @@ def _read_verified(path: Path, expected: str | None, recorded_in: Path) -> bytes
     return content
 
 
+def parse_json_object(content: bytes, required: Sequence[str]) -> dict[str, Any]:
+    """A JSON document that is an object holding at least the ``required`` keys.
+
+    Raises:
+        ValueError: Not UTF-8 JSON, not an object, or keys missing (named).
+    """
+    try:
+        document = json.loads(content)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"not JSON: {error}") from error
+    if not isinstance(document, dict):
+        raise ValueError(f"expected a JSON object, got {type(document).__name__}")
+    missing = [key for key in required if key not in document]
+    if missing:
+        raise ValueError(f"lacks {', '.join(missing)}")
+    return document
+
+
 def _parse_metadata(content: bytes, path: Path) -> dict[str, Any]:
     try:
-        metadata = json.loads(content)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ArtifactError(f"cannot read {path}: {error}; {RETRAIN}") from error
-    if not isinstance(metadata, dict):
-        raise ArtifactError(f"cannot read {path}: not a JSON object; {RETRAIN}")
-    missing = [key for key in ("format_version", *REQUIRED_METADATA) if key not in metadata]
-    if missing:
-        raise ArtifactError(f"{path} lacks {', '.join(missing)}; {RETRAIN}")
-    return metadata
+        return parse_json_object(content, ("format_version", *REQUIRED_METADATA))
+    except ValueError as error:
+        raise ArtifactError(f"cannot use {path}: {error}; {RETRAIN}") from error
 
 
 def _require_format(metadata: dict[str, Any], expected: int, path: Path) -> None:

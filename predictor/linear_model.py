@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from predictor.artifact import parse_json_object
 from predictor.scoring import LinearScorer
 
 LINEAR_MODEL_FILENAME = "linear_model.json"
@@ -43,15 +44,7 @@ def load_linear_model(content: bytes, feature_names: Sequence[str]) -> LinearSco
         ValueError: Not the expected document, a non-finite number, a wrong vector length, a
             scale that is not positive, or a feature order different from ``feature_names``.
     """
-    try:
-        document = json.loads(content)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ValueError(f"not JSON: {error}") from error
-    if not isinstance(document, dict):
-        raise ValueError(f"expected a JSON object, got {type(document).__name__}")
-    missing = [key for key in ("feature_names", *VECTORS, *SCALARS) if key not in document]
-    if missing:
-        raise ValueError(f"lacks {', '.join(missing)}")
+    document = parse_json_object(content, ("feature_names", *VECTORS, *SCALARS))
     if document["feature_names"] != list(feature_names):
         raise ValueError("its feature_names differ from metadata.json's (names or order)")
     width = len(feature_names)

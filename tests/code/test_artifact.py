@@ -175,6 +175,23 @@ def test_refuses_unknown_format_version_even_when_consistently_rewritten(copy: P
 
 
 @pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"[]", "expected a JSON object, got list"),
+        (b"{", "not JSON"),
+        (b"{}", "lacks format_version"),
+    ],
+    ids=["list", "truncated", "empty object"],
+)
+def test_refuses_consistently_rewritten_metadata_that_is_not_metadata(
+    copy: Path, content: bytes, message: str
+) -> None:
+    rewrite_listed(version_dir(copy), METADATA_FILENAME, content)
+    with pytest.raises(ArtifactError, match=f"cannot use .*metadata.json: {message}"):
+        load_artifact(copy)
+
+
+@pytest.mark.parametrize(
     ("change", "message"),
     [
         (lambda d: {**d, "feature_names": d["feature_names"][::-1]}, "its feature_names differ"),
