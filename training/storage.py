@@ -75,17 +75,17 @@ def check_local_writable(destination: Path) -> None:
         StorageError: Naming the directory that refused and the operating system's reason.
     """
     absolute = destination.absolute()
-    existing = next(p for p in (absolute, *absolute.parents) if p.exists())
-    if not existing.is_dir():
-        raise StorageError(
-            f"cannot write the model to {destination}: {existing} is not a directory"
-        )
     try:
+        existing = next(p for p in (absolute, *absolute.parents) if p.exists())
+        if not existing.is_dir():
+            raise StorageError(
+                f"cannot write the model to {destination}: {existing} is not a directory"
+            )
         Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}write-check-", dir=existing)).rmdir()
     except OSError as error:
         raise StorageError(
-            f"cannot write the model to {destination}: {existing} does not accept new "
-            f"directories ({error})"
+            f"cannot write the model to {destination}: a new directory cannot be created "
+            f"there ({error})"
         ) from error
 
 
