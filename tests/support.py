@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -41,3 +43,15 @@ def running_predictor(model_dir: Path, log_dir: Path, *extra: str) -> Iterator[R
     command = process.predictor_command(model_dir, "--drain_seconds", "0", *extra)
     with process.running_server(command, log_dir) as server:
         yield server
+
+
+def refuse_to_start(model_dir: Path) -> tuple[int, str, float]:
+    """Start ``python -m predictor`` on a bad model directory: (exit code, output, seconds)."""
+    started = time.monotonic()
+    completed = subprocess.run(
+        predictor_command(model_dir, free_port(), free_port()),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return completed.returncode, completed.stdout + completed.stderr, time.monotonic() - started

@@ -8,7 +8,7 @@ import httpx
 import numpy as np
 import pytest
 
-from predictor.artifact import Artifact
+from predictor.loader import Artifact
 from tests.support import MODEL_NAME, RunningServer, example_index, load_example, running_predictor
 from training.__main__ import main as training_main
 
@@ -21,7 +21,7 @@ def post(server: RunningServer, verb: str, body) -> httpx.Response:
 
 @pytest.mark.parametrize("example", V1_EXAMPLES, ids=[e["file"] for e in V1_EXAMPLES])
 def test_explain_matches_predict_and_sums_to_the_log_odds(
-    server: RunningServer, artifact: Artifact, example: dict
+    server: RunningServer, artifact: Artifact, pipeline, example: dict
 ) -> None:
     body = load_example(example["file"])
     predicted, explained = post(server, "predict", body), post(server, "explain", body)
@@ -35,7 +35,7 @@ def test_explain_matches_predict_and_sums_to_the_log_odds(
             for i in body["instances"]
         ]
     )
-    log_odds = artifact.pipeline.decision_function(features)
+    log_odds = pipeline.decision_function(features)
     for index, explanation in enumerate(explained.json()["explanations"]):
         contributions = [c["contribution"] for c in explanation["contributions"]]
         assert len(contributions) == len(artifact.feature_names)
