@@ -160,8 +160,10 @@ def test_s3_variant_shares_the_uri_and_passes_the_secret(rendered_sets) -> None:
     assert job_env["AWS_ENDPOINT_URL"]["value"] == "http://minio.minio.svc:9000"
     assert job_env["AWS_DEFAULT_REGION"]["value"] == "us-east-1"
     for name, key in (
-        ("AWS_ACCESS_KEY_ID", "awsAccessKeyID"),
-        ("AWS_SECRET_ACCESS_KEY", "awsSecretAccessKey"),
+        # The key names KServe's shipped inferenceservice-config makes its storage initializer
+        # read (credentials.s3.s3AccessKeyIDName / s3SecretAccessKeyName): one Secret serves both.
+        ("AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"),
+        ("AWS_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY"),
     ):
         assert job_env[name]["valueFrom"]["secretKeyRef"] == {"name": "s3-credentials", "key": key}
     account = rendered.one("ServiceAccount")
