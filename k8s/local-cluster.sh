@@ -448,7 +448,7 @@ remove_new_empty_nft_tables() {
   local family name
   while read -r _ family name; do
     grep -qx "nft-table table $family $name" "$RUN_DIR/host-state.saved" && continue
-    if ! nft list table "$family" "$name" | grep -qvE '^\s*(table|chain|type|policy|\}|$)'; then
+    if ! nft list table "$family" "$name" 2>/dev/null | grep -qvE '^\s*(table|chain|type|policy|\}|$)'; then
       nft delete table "$family" "$name" || true
     fi
   done < <(nft list tables 2>/dev/null)
