@@ -459,6 +459,28 @@ check_uninstall() {
   detail "release, InferenceService and ServiceAccount gone; PVC $ISVC-models kept (Bound)"
 }
 
+# The plain manifests, applied as k8s/README.md says: training, wait, serving.
+check_plain_manifests() {
+  local namespace="$NAMESPACE-manifests" output
+  kubectl delete namespace "$namespace" --ignore-not-found --wait --timeout=300s >&2
+  kubectl create namespace "$namespace" >&2
+  kubectl -n "$namespace" create configmap e2e-loadgen --from-file=k8s/loadgen.py >&2
+  kubectl -n "$namespace" apply -k k8s/manifests/train >&2
+  kubectl -n "$namespace" wait --for=condition=complete job/breast-cancer-train --timeout=600s >&2
+  kubectl -n "$namespace" apply -k k8s/manifests/serve >&2
+  kubectl -n "$namespace" wait --for=condition=Ready inferenceservice/breast-cancer --timeout=300s >&2
+  output="$(NAMESPACE="$namespace" run_pod e2e-manifests-predict "
+import urllib.request
+body = open('/app/examples/valid_request.json', 'rb').read()
+url = 'http://breast-cancer-predictor.$namespace.svc.cluster.local/v1/models/$MODEL_NAME:predict'
+request = urllib.request.Request(url, body, {'Content-Type': 'application/json'})
+with urllib.request.urlopen(request, timeout=30) as response:
+    print(response.status)")"
+  [[ "$(tail -n 1 <<<"$output")" == 200 ]]
+  kubectl delete namespace "$namespace" --wait=false >&2
+  detail "apply -k k8s/manifests/train, wait for the Job, apply -k k8s/manifests/serve: Ready, POST -> 200"
+}
+
 # --- runner --------------------------------------------------------------------------------
 
 # check NAME FUNCTION: run the check in its own bash process (so errexit holds inside it
@@ -536,6 +558,7 @@ main() {
   check pod-deletion-under-load check_pod_deletion_under_load || true
   check s3 check_s3 || true
   check uninstall-keeps-pvc check_uninstall || true
+  check plain-manifests check_plain_manifests || true
   if [[ $CHECKS_PASSED -eq $CHECKS_RUN ]]; then
     kubectl delete namespace "$NAMESPACE" --wait=false >&2
   fi
