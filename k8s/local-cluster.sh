@@ -426,7 +426,17 @@ setup_network() {
   # Host traffic to ClusterIPs is routed onto the bridge before kube-proxy's DNAT, so it
   # never leaves through the default interface even when no rule matches.
   ip route replace "$SERVICE_CIDR" dev "$BRIDGE" src "$NODE_IP"
+  check_routes
   sysctl -qw net.ipv4.ip_forward=1 net.bridge.bridge-nf-call-iptables=1
+}
+
+# Refuse to go on unless pod and service addresses are routed onto the bridge.
+check_routes() {
+  local ip
+  for ip in "${POD_CIDR%.*}.2" "$API_SERVICE_IP" "$DNS_SERVICE_IP"; do
+    ip -4 route get "$ip" | grep -q " dev $BRIDGE " ||
+      die "$ip is not routed onto $BRIDGE: $(ip -4 route get "$ip" | head -n 1)"
+  done
 }
 
 # The chains the cluster's daemons create: kube-proxy and kubelet (KUBE-*), CNI (CNI-*).
