@@ -75,10 +75,16 @@ ServiceAccount of the predictor.
 {{- end }}
 
 {{/*
-Image reference; the tag defaults to the chart's appVersion.
+Image reference: repository@digest when image.digest is set (a pinned deploy: the tag is then
+left out, so it cannot disagree with the digest), else repository:tag with the tag defaulting
+to the chart's appVersion. Every pod of the chart (predictor, training Job, helm test) uses it.
 */}}
 {{- define "breast-cancer.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
 {{- end }}
 
 {{/*
