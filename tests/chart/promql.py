@@ -1,0 +1,71 @@
+"""Metric names out of the chart's PromQL: the Grafana dashboard's queries and the alerts."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import promql_parser
+
+from tests.chart.conftest import CHART_DIR
+
+DASHBOARD_FILE = CHART_DIR / "dashboards" / "breast-cancer.json"
+# Grafana replaces these before Prometheus sees a query; any value of the right kind parses.
+GRAFANA_VARIABLES = {
+    "$__rate_interval": "5m",
+    "$__interval": "1m",
+    "$namespace": "ml",
+    "$isvc": "breast-cancer",
+}
+# label_values(<selector>, <label>) in a template variable's query is Grafana's, not PromQL.
+LABEL_VALUES = re.compile(r"^label_values\((?P<selector>.+),\s*\w+\)$")
+
+
+def dashboard() -> dict[str, Any]:
+    return json.loads(DASHBOARD_FILE.read_text())
+
+
+def grafana_to_promql(query: str) -> str:
+    for variable, value in GRAFANA_VARIABLES.items():
+        query = query.replace(variable, value)
+    assert "$" not in query, f"unknown Grafana variable in {query!r}"
+    return query
+
+
+def dashboard_queries(board: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """(where, PromQL) for every panel target and every query-type template variable."""
+    for panel in board["panels"]:
+        for target in panel["targets"]:
+            yield f"panel {panel['title']!r} {target['refId']}", grafana_to_promql(target["expr"])
+    for variable in board["templating"]["list"]:
+        if variable["type"] == "query":
+            match = LABEL_VALUES.match(variable["query"]["query"])
+            assert match, f"variable {variable['name']}: not label_values(...)"
+            yield f"variable {variable['name']}", grafana_to_promql(match.group("selector"))
+
+
+def rule_queries(rule: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """(alert name, PromQL) for every rule of a PrometheusRule."""
+    for group in rule["spec"]["groups"]:
+        for item in group["rules"]:
+            yield item.get("alert") or item["record"], item["expr"]
+
+
+def metric_names(query: str) -> set[str]:
+    """Names of every series selector in a PromQL expression (which must parse)."""
+    names: set[str] = set()
+    unnamed: list[str] = []
+
+    def visit(node: Any) -> bool:
+        if isinstance(node, promql_parser.VectorSelector):
+            if node.name:
+                names.add(node.name)
+            else:
+                unnamed.append(str(node))
+        return True
+
+    promql_parser.walk(promql_parser.parse(query), visit)
+    assert unnamed == [], f"selectors without a metric name: {unnamed}"
+    return names
