@@ -12,7 +12,8 @@ naming the limit and the flag that sets it:
 
 The model's scoring is synchronous and runs on the event loop, so the timeout cannot cut a
 prediction short: it bounds reading the body, waiting for the loop under overload, and any
-awaited work. A request that has started its response is never replaced by an error.
+awaited work (to within :mod:`.deadlines`' tick). A request that has started its response is
+never replaced by an error.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from typing import Any
 
 import numpy as np
 import orjson
+
+from predictor.serving.deadlines import Deadlines
 
 logger = logging.getLogger("predictor.serving.limits")
 
@@ -98,6 +101,8 @@ class RequestLimitMiddleware:
     def __init__(self, app: Any, limits: Limits):
         self.app = app
         self.limits = limits
+        # One timer for all requests in flight (a timer per request costs more than the rest).
+        self.deadlines = Deadlines(limits.request_timeout) if limits.request_timeout else None
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -110,34 +115,52 @@ class RequestLimitMiddleware:
                 progress["started"] = True
             await send(message)
 
-        timeout = self.limits.request_timeout or None
-        deadline = asyncio.timeout(timeout)
+        deadlines = self.deadlines
+        deadline = deadlines.start() if deadlines is not None else None
         try:
-            async with deadline:
-                await self._handle(scope, receive, tracking_send, progress)
-        except TimeoutError:
-            if not deadline.expired():
-                raise  # raised by the application itself, not our deadline
+            await self._handle(scope, receive, tracking_send, progress)
+        except asyncio.CancelledError:
+            if deadline is None or not deadlines.cut_off(deadline):
+                raise  # cancelled by someone else (server shutdown), not our deadline
             await self._timed_out(scope, send, progress)
         except _ClientGone:
             return
+        finally:
+            if deadline is not None:
+                deadlines.finish(deadline)
 
     async def _handle(self, scope: dict, receive: Any, send: Any, progress: dict) -> None:
         headers = scope.get("headers") or ()
-        try:
-            body = await self._read_body(headers, receive)
-        except _BodyTooLarge as error:
-            await _send_error(send, 413, self._too_large_message(error.declared))
+        limit = self.limits.max_body_bytes
+        declared = _content_length(headers)
+        message = None if declared is not None and declared > limit else await receive()
+        if (
+            message is not None
+            and message["type"] == "http.request"
+            and not message.get("more_body", False)
+        ):
+            body = message.get("body", b"")  # all of it at once: the common case
+        else:
+            try:
+                body = await self._read_body(message, receive, declared)
+            except _BodyTooLarge as error:
+                await _send_error(send, 413, self._too_large_message(error.declared))
+                return
+        if len(body) > limit:
+            await _send_error(send, 413, self._too_large_message(declared))
             return
         progress["body"] = True
-        if body and scope.get("method") in BODY_METHODS:
-            depth = json_depth(_json_part(headers, body), self.limits.max_json_depth)
-            if depth > self.limits.max_json_depth:
+        max_depth = self.limits.max_json_depth
+        # Too few brackets to nest deeper than the limit, even counting those in strings.
+        deep = body.count(b"[") + body.count(b"{") > max_depth
+        if deep and scope.get("method") in BODY_METHODS:
+            depth = json_depth(_json_part(headers, body), max_depth)
+            if depth > max_depth:
                 await _send_error(
                     send,
                     400,
                     f"request body is nested {depth} levels deep; at most "
-                    f"{self.limits.max_json_depth} are allowed (server flag --max_json_depth)",
+                    f"{max_depth} are allowed (server flag --max_json_depth)",
                 )
                 return
         replayed = False
@@ -151,15 +174,15 @@ class RequestLimitMiddleware:
 
         await self.app(scope, replay, send)
 
-    async def _read_body(self, headers, receive: Any) -> bytes:
+    async def _read_body(self, first: dict | None, receive: Any, declared: int | None) -> bytes:
+        """The body from ``first`` (None: not received yet) and the messages after it."""
         limit = self.limits.max_body_bytes
-        declared = _content_length(headers)
-        if declared is not None and declared > limit:
-            raise _BodyTooLarge(declared)
+        if first is None:
+            raise _BodyTooLarge(declared)  # declared larger than the limit: not read at all
         chunks: list[bytes] = []
         size = 0
+        message = first
         while True:
-            message = await receive()
             if message["type"] == "http.disconnect":
                 raise _ClientGone
             chunk = message.get("body", b"")
@@ -170,6 +193,7 @@ class RequestLimitMiddleware:
                 chunks.append(chunk)
             if not message.get("more_body", False):
                 break
+            message = await receive()
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     def _too_large_message(self, declared: int | None) -> str:
