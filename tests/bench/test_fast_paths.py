@@ -174,11 +174,21 @@ def test_one_instance_gets_the_same_answer_as_the_per_value_walk(base, edits, as
     reference = outcome(lambda i: one_by_one(validator, i), instance)
     assert fast[0] == reference[0]
     if fast[0] == "ok":
-        assert not isinstance(fast[1], np.ndarray)  # it stayed a sequence of floats
-        assert all(type(value) is float for value in fast[1])
-        np.testing.assert_array_equal(np.array([fast[1]]), reference[1])
+        # A sequence of floats, or (values whose sum overflows) the matrix of the slow path.
+        np.testing.assert_array_equal(np.array(fast[1], ndmin=2, dtype=float), reference[1])
     else:
         assert fast[1] == reference[1]
+
+
+@pytest.mark.parametrize("row", [ROW, [int(v) for v in ROW], [1e308, 1e308, *ROW[2:]]])
+def test_one_instance_stays_python_floats_unless_its_sum_overflows(validator, row) -> None:
+    features = validator.v1_features({"instances": [row]})
+    if row[0] == 1e308:
+        assert isinstance(features, np.ndarray) and features.shape == (1, N)
+    else:
+        assert not isinstance(features, np.ndarray)
+        assert all(type(value) is float for value in features)
+    np.testing.assert_array_equal(np.array(features, ndmin=2), [row])
 
 
 @pytest.fixture(scope="module")
