@@ -151,9 +151,7 @@ class RequestLimitMiddleware:
             return
         progress["body"] = True
         max_depth = self.limits.max_json_depth
-        # Too few brackets to nest deeper than the limit, even counting those in strings.
-        deep = body.count(b"[") + body.count(b"{") > max_depth
-        if deep and scope.get("method") in BODY_METHODS:
+        if body and scope.get("method") in BODY_METHODS:
             depth = json_depth(_json_part(headers, body), max_depth)
             if depth > max_depth:
                 await _send_error(
