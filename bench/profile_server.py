@@ -31,25 +31,38 @@ import run  # bench/run.py
 COMPONENTS = [
     ("logging (per-request log lines)", r"\((logging/|.*asgi_logger)"),
     ("scikit-learn predict_proba", r"\((sklearn|scipy)/"),
-    ("validation (predictor/validation.py)", r"\(predictor/validation\.py"),
+    ("validation (predictor/validation.py)", r"\(predictor/(validation|problems)\.py"),
+    ("scoring (predictor/scoring.py)", r"\(predictor/scoring\.py"),
+    ("range checks (predictor/ranges.py)", r"\(predictor/ranges\.py"),
+    ("response body (predictor/responses.py)", r"\(predictor/responses\.py"),
     (
-        "model code: input array, scoring, ranges, response body",
-        r"\(predictor/(scoring|ranges|responses|explain)\.py|"
-        r"BreastCancerModel\.(predict|_predict_v1_json)|Baseline|ConstantModel\.predict",
+        "model code: predict, explain",
+        r"\(predictor/explain\.py|BreastCancerModel\.|Baseline|ConstantModel\.predict",
+    ),
+    (
+        "model pipeline: stages, timers (predictor/pipeline.py)",
+        r"\(predictor/pipeline\.py",
     ),
     ("JSON decode of the body (KServe, orjson)", r"DataPlane\.decode|decode_cloudevent"),
     ("Prometheus histograms", r"\(prometheus_client/"),
     ("KServe TimingMiddleware", r"\(timing_asgi/"),
-    ("request limits + drain middleware (predictor/)", r"\(predictor/(limits|server)\.py"),
     (
-        "fastpath direct route (mostly freeing the decoded body on return)",
-        r"\(predictor/fastpath\.py",
+        "request limits + deadlines (predictor/serving/)",
+        r"\(predictor/(serving/)?(limits|deadlines)\.py",
+    ),
+    (
+        "drain + refused routes (predictor/serving/)",
+        r"\(predictor/(serving/)?(drain|routes|server)\.py",
+    ),
+    (
+        "fast lane: routing, headers, body, JSON decode, send (predictor/serving/fastlane.py)",
+        r"\(predictor/(serving/)?(fastlane|fastpath)\.py",
     ),
     (
         "FastAPI routing + dependency resolution",
         r"\(fastapi/(routing|dependencies|_compat)|\(starlette/routing",
     ),
-    ("KServe endpoint, data plane, Model.__call__", r"\(kserve/|BreastCancerModel\.__call__"),
+    ("KServe endpoint, data plane, Model.__call__", r"\(kserve/"),
     (
         "FastAPI/Starlette middleware, request, response",
         r"\((fastapi|starlette|anyio)/|\(contextlib|\(typing|\(opentelemetry",
@@ -60,7 +73,7 @@ COMPONENTS = [
     ),
 ]
 COMPILED = [(name, re.compile(pattern)) for name, pattern in COMPONENTS]
-PROFILED = ("baseline", "floor", "ours", "ours+fastpath")
+PROFILED = ("baseline", "floor", "ours")
 COMMAND = "uv run --with py-spy python bench/profile_server.py"
 
 
@@ -70,7 +83,7 @@ def frame_key(frame: str) -> str:
     if not match:
         return frame
     path = match.group(2)
-    for marker in ("site-packages/", "python3.11/", "/bench/", "/work/main/"):
+    for marker in ("site-packages/", "python3.11/", f"{run.ROOT}/bench/", f"{run.ROOT}/"):
         path = path.split(marker)[-1]
     return f"{match.group(1)} ({path})"
 
@@ -195,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     one = next(s for s in run.SCENARIOS if s.name == "v1-1x16")
     hundred = next(s for s in run.SCENARIOS if s.name == "v1-100x16")
     plan = [(name, one) for name in args.servers.split(",")]
-    plan += [(name, hundred) for name in ("baseline", "ours+fastpath") if name in args.servers]
+    plan += [(name, hundred) for name in ("baseline", "ours") if name in args.servers]
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-profile-") as temp:
         work = Path(temp)

@@ -81,7 +81,9 @@ MAX_REMEMBERED_PATHS = 64
 
 
 class LaneModel(Protocol):
-    """What the lane needs of a model (``predictor.pipeline.SynchronousModel`` has it)."""
+    """What the lane needs of a model (``predictor.pipeline.SynchronousModel`` has it):
+    ``answer`` is its whole pipeline, and answers a V1 prediction (no CloudEvent) with the
+    body's bytes and their headers."""
 
     answers_synchronously: bool
 
@@ -161,7 +163,8 @@ class FastLane:
         if scope["type"] != "http" or scope["method"] != "POST" or scope.get("root_path"):
             return None
         path = scope["path"]
-        name = self._names.get(path)
+        remembered = self._names.get(path)
+        name = remembered
         if name is None:
             if not (path.startswith(PREFIX) and path.endswith(SUFFIX)):
                 return None
@@ -172,7 +175,7 @@ class FastLane:
         model = self.registry.get_model(name)
         if not getattr(model, "answers_synchronously", False):
             return None
-        if len(self._names) < MAX_REMEMBERED_PATHS:
+        if remembered is None and len(self._names) < MAX_REMEMBERED_PATHS:
             self._names[path] = name
         return model
 
