@@ -1,8 +1,10 @@
 # Developer entry points. Everything runs through uv so the pinned dev tools are used.
 .DEFAULT_GOAL := help
 SHELL := bash
-IMAGE ?= breast-cancer-kserve:dev
 CHART := charts/breast-cancer
+# The chart's default image tag is its appVersion: `make image` builds exactly that image.
+APP_VERSION := $(shell sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$$/\1/p' $(CHART)/Chart.yaml)
+IMAGE ?= breast-cancer-kserve:$(APP_VERSION)
 SHELL_SCRIPTS := $(shell git ls-files --cached --others --exclude-standard '*.sh') .ci/run
 
 .PHONY: help
@@ -33,6 +35,10 @@ manifests: ## Re-render k8s/manifests/ from the chart's default values
 .PHONY: image
 image: ## Build the serving/training image
 	docker build --tag $(IMAGE) .
+
+.PHONY: e2e-local
+e2e-local: ## Local cluster from upstream components + KServe, k8s/e2e.sh, down (KEEP_CLUSTER=1 keeps it)
+	bash k8s/e2e-local.sh
 
 .PHONY: e2e-kind
 e2e-kind: ## kind cluster + KServe + chart + payload checks (KEEP_CLUSTER=1 keeps it)

@@ -23,9 +23,15 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+if __package__ in (None, ""):  # run as a file: make ``bench`` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import run  # bench/run.py
+from bench import servers
+from bench.measure import tree_cpu_seconds
+from bench.payloads import ensure_model, write_payloads
+from bench.process import ROOT, stop_server
+from bench.scenarios import Scenario, scenario
+from bench.wrk import parse_wrk, write_scripts, wrk_command
 
 # (component, pattern on "function (file)"), innermost match wins; order breaks ties.
 COMPONENTS = [
@@ -56,7 +62,7 @@ COMPONENTS = [
     ),
     (
         "fast lane: routing, headers, body, JSON decode, send (predictor/serving/fastlane.py)",
-        r"\(predictor/(serving/)?(fastlane|fastpath)\.py",
+        r"\(predictor/(serving/)?fastlane\.py",
     ),
     (
         "FastAPI routing + dependency resolution",
@@ -83,7 +89,7 @@ def frame_key(frame: str) -> str:
     if not match:
         return frame
     path = match.group(2)
-    for marker in ("site-packages/", "python3.11/", f"{run.ROOT}/bench/", f"{run.ROOT}/"):
+    for marker in ("site-packages/", "python3.11/", f"{ROOT}/bench/", f"{ROOT}/"):
         path = path.split(marker)[-1]
     return f"{match.group(1)} ({path})"
 
@@ -113,61 +119,38 @@ def aggregate(raw_path: Path) -> collections.Counter:
 
 
 def profile_one(
-    name: str, scenario: run.Scenario, files: dict, model_dir: Path, work: Path, seconds: int
+    name: str, scenario: Scenario, files: dict, model_dir: Path, work: Path, seconds: int
 ) -> tuple[collections.Counter, float, float]:
-    server = run.start_server(name, model_dir, work)
+    """py-spy on one server under wrk: (component shares, CPU us/req, req/s)."""
+    server = servers.start(name, model_dir, work)
     try:
-        script = files["scripts"][scenario.body]
-        run.run_wrk(server, scenario, script, 2)
+        url, script = scenario.url(server.base_url), files["scripts"][scenario.body]
+        pinned = ["taskset", "-c", servers.LOAD_CPUS]
+        warmup = wrk_command(url, scenario.connections, script, 2)
+        subprocess.run([*pinned, *warmup], capture_output=True, check=True, timeout=60)
         raw = work / f"{name}-{scenario.name}.raw"
-        cpu_before = run.process_cpu_seconds(server.process.pid)
+        cpu_before = tree_cpu_seconds(server.process.pid)
         load = subprocess.Popen(
-            [
-                "taskset",
-                "-c",
-                run.LOAD_CPUS,
-                "wrk",
-                "-t1",
-                f"-c{scenario.connections}",
-                f"-d{seconds + 2}s",
-                "-s",
-                str(script),
-                server.url(scenario.path),
-            ],
+            [*pinned, *wrk_command(url, scenario.connections, script, seconds + 2)],
             stdout=subprocess.PIPE,
             text=True,
         )
         time.sleep(1)
         subprocess.run(
-            [
-                "taskset",
-                "-c",
-                run.LOAD_CPUS,
-                "py-spy",
-                "record",
-                "--pid",
-                str(server.process.pid),
-                "--duration",
-                str(seconds),
-                "--rate",
-                "200",
-                "--format",
-                "raw",
-                "--output",
-                str(raw),
-            ],
+            [*pinned, "py-spy", "record", "--pid", str(server.process.pid),
+             "--duration", str(seconds), "--rate", "200", "--format", "raw",
+             "--output", str(raw)],
             check=True,
             capture_output=True,
             timeout=seconds + 60,
-        )
+        )  # fmt: skip
         output, _ = load.communicate(timeout=seconds + 60)
-        cpu = run.process_cpu_seconds(server.process.pid) - cpu_before
-        result = re.search(r"^BENCH (\{.*\})$", output, re.M)
-        requests = int(re.search(r'"requests":(\d+)', result.group(1)).group(1))
+        cpu = tree_cpu_seconds(server.process.pid) - cpu_before
+        requests = parse_wrk(output)["requests"]
         rps = requests / (seconds + 2)
         return aggregate(raw), cpu / max(1, requests) * 1e6, rps
     finally:
-        run.stop_server_process(server.process)
+        stop_server(server, grace=servers.STOP_GRACE_SECONDS)
 
 
 def render(rows: list[tuple[str, str, collections.Counter, float, float]]) -> str:
@@ -199,27 +182,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--model_dir", type=Path, default=Path(tempfile.gettempdir()) / "bench-models"
     )
-    parser.add_argument("--output", type=Path, default=run.BENCH_DIR / "PROFILE.md")
+    parser.add_argument("--output", type=Path, default=servers.BENCH_DIR / "PROFILE.md")
     parser.add_argument("--servers", default=",".join(PROFILED))
     args = parser.parse_args(argv)
     if shutil.which("py-spy") is None:
         parser.error(f"py-spy not found: run with `{COMMAND}`")
-    run.ensure_model(args.model_dir)
-    one = next(s for s in run.SCENARIOS if s.name == "v1-1x16")
-    hundred = next(s for s in run.SCENARIOS if s.name == "v1-100x16")
+    ensure_model(args.model_dir)
+    one, hundred = scenario("v1-1x16"), scenario("v1-100x16")
     plan = [(name, one) for name in args.servers.split(",")]
     plan += [(name, hundred) for name in ("baseline", "ours") if name in args.servers]
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-profile-") as temp:
         work = Path(temp)
-        payloads = run.write_payloads(args.model_dir, work)
-        files = {"payloads": payloads, "scripts": run.write_wrk_scripts(payloads, work)}
-        for name, scenario in plan:
-            print(f"profiling {name} on {scenario.name} ...", flush=True)
-            shares, cpu_us, rps = profile_one(
-                name, scenario, files, args.model_dir, work, args.seconds
-            )
-            rows.append((scenario.title, name, shares, cpu_us, rps))
+        payloads = write_payloads(args.model_dir, work)
+        files = {"payloads": payloads, "scripts": write_scripts(payloads, work)}
+        for name, load in plan:
+            print(f"profiling {name} on {load.name} ...", flush=True)
+            shares, cpu_us, rps = profile_one(name, load, files, args.model_dir, work, args.seconds)
+            rows.append((load.title, name, shares, cpu_us, rps))
     args.output.write_text(render(rows))
     print(f"wrote {args.output}")
     return 0

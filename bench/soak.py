@@ -18,12 +18,7 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
-import platform
 import random
-import socket
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,13 +29,22 @@ from pathlib import Path
 import httpx
 import psutil
 
-ROOT = Path(__file__).resolve().parents[1]
+if __package__ in (None, ""):  # run as a file: make ``bench`` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.payloads import ensure_model
+from bench.process import (
+    HOST,
+    MODEL_NAME,
+    ROOT,
+    predictor_command,
+    running_server,
+    wait_until_ready,
+)
+from bench.soak_report import markdown, summarise
+
 EXAMPLES = ROOT / "examples"
-MODEL_NAME = "breast-cancer"
-HOST = "127.0.0.1"
-RSS_GROWTH_LIMIT = 0.10
 REQUEST_TIMEOUT_SECONDS = 15
-READY_TIMEOUT_SECONDS = 90
 SAMPLE_EVERY_SECONDS = 0.5
 
 
@@ -189,120 +193,7 @@ async def soak(url: str, pid: int, duration: float, connections: int, invalid_sh
     return results
 
 
-def percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
-    return ordered[rank - 1]
-
-
-def summarise(results: Results, duration: float, connections: int, window: float) -> dict:
-    first = [rss for at, rss in results.rss if at <= window]
-    last = [rss for at, rss in results.rss if at >= results.elapsed - window]
-    first_mib = statistics.mean(first) / 2**20 if first else None
-    last_mib = statistics.mean(last) / 2**20 if last else None
-    growth = (last_mib - first_mib) / first_mib if first and last else None
-    every = results.latencies["valid"] + results.latencies["invalid"]
-    server_errors = sum(n for status, n in results.statuses.items() if status >= 500)
-
-    def ms(value: float | None) -> float | None:
-        return None if value is None else round(value * 1000, 2)
-
-    summary = {
-        "duration_s": round(results.elapsed, 1),
-        "connections": connections,
-        "requests": results.requests,
-        "requests_per_s": round(results.requests / results.elapsed, 1),
-        "statuses": {str(k): v for k, v in sorted(results.statuses.items())},
-        "connection_errors": sum(results.connection_errors.values()),
-        "connection_error_kinds": dict(results.connection_errors),
-        "server_errors_5xx": server_errors,
-        "unexpected_statuses": sum(results.unexpected.values()),
-        "unexpected_kinds": dict(results.unexpected),
-        "p50_ms": ms(percentile(every, 50)),
-        "p99_ms": ms(percentile(every, 99)),
-        "max_ms": ms(max(every) if every else None),
-        "valid_p50_ms": ms(percentile(results.latencies["valid"], 50)),
-        "valid_p99_ms": ms(percentile(results.latencies["valid"], 99)),
-        "invalid_p99_ms": ms(percentile(results.latencies["invalid"], 99)),
-        "rss_window_s": window,
-        "rss_first_mib": round(first_mib, 1) if first_mib else None,
-        "rss_last_mib": round(last_mib, 1) if last_mib else None,
-        "rss_growth_pct": round(growth * 100, 2) if growth is not None else None,
-    }
-    failures = []
-    if summary["connection_errors"]:
-        failures.append(f"{summary['connection_errors']} connection errors")
-    if server_errors:
-        failures.append(f"{server_errors} responses >= 500")
-    if summary["unexpected_statuses"]:
-        failures.append(f"{summary['unexpected_statuses']} unexpected statuses")
-    if growth is None or growth >= RSS_GROWTH_LIMIT:
-        failures.append(f"RSS growth {summary['rss_growth_pct']} % (limit 10 %)")
-    if results.requests == 0:
-        failures.append("no request completed")
-    summary["failures"] = failures
-    summary["passed"] = not failures
-    return summary
-
-
-def markdown(summary: dict, workers: int) -> str:
-    statuses = ", ".join(f"{k}: {v}" for k, v in summary["statuses"].items())
-    rows = [
-        ("duration, connections", f"{summary['duration_s']} s, {summary['connections']}"),
-        (
-            "server",
-            f"python -m predictor --workers {workers}, {platform.machine()}, "
-            f"{os.cpu_count()} CPUs (load generator on the same machine)",
-        ),
-        ("requests (per s)", f"{summary['requests']} ({summary['requests_per_s']})"),
-        ("statuses", statuses),
-        ("connection errors", summary["connection_errors"]),
-        ("5xx", summary["server_errors_5xx"]),
-        ("unexpected statuses", summary["unexpected_statuses"]),
-        (
-            "latency p50 / p99 / max (all)",
-            f"{summary['p50_ms']} / {summary['p99_ms']} / {summary['max_ms']} ms",
-        ),
-        (
-            "latency p50 / p99 (valid bodies)",
-            f"{summary['valid_p50_ms']} / {summary['valid_p99_ms']} ms",
-        ),
-        (
-            f"RSS first / last {summary['rss_window_s']:.3g} s",
-            f"{summary['rss_first_mib']} / {summary['rss_last_mib']} MiB "
-            f"({summary['rss_growth_pct']:+} %)"
-            if summary["rss_growth_pct"] is not None
-            else "n/a",
-        ),
-        ("tracebacks in the server log", summary.get("server_log_tracebacks", "n/a")),
-        ("result", "pass" if summary["passed"] else "FAIL: " + "; ".join(summary["failures"])),
-    ]
-    lines = ["| soak | figure |", "| --- | --- |"]
-    lines += [f"| {name} | {value} |" for name, value in rows]
-    return "\n".join(lines)
-
-
 # ---- the server under test ----------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
-def wait_ready(url: str, process: subprocess.Popen | None, log: Path | None) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise SystemExit(f"predictor exited with {process.returncode}:\n{log.read_text()}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{url}/v1/models/{MODEL_NAME}", timeout=1).status_code == 200:
-                return
-        time.sleep(0.2)
-    raise SystemExit(f"predictor at {url} not ready after {READY_TIMEOUT_SECONDS} s")
 
 
 @contextlib.contextmanager
@@ -310,34 +201,10 @@ def own_server(model_dir: Path | None, workers: int, scratch: Path):
     """Train (if no model dir was given) and start ``python -m predictor`` on free ports."""
     if model_dir is None:
         model_dir = scratch / "models"
-        subprocess.run(
-            [sys.executable, "-m", "training", "--output", str(model_dir), "--no-plots"],
-            cwd=ROOT,
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            timeout=300,
-        )
-    port = free_port()
-    log = scratch / "predictor.log"
-    command = [
-        sys.executable, "-m", "predictor", "--model_dir", str(model_dir),
-        "--http_port", str(port), "--grpc_port", str(free_port()),
-        "--workers", str(workers), "--drain_seconds", "0",
-    ]  # fmt: skip
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://{HOST}:{port}"
-    try:
-        wait_ready(url, process, log)
-        yield url, process.pid, log
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        ensure_model(model_dir)
+    command = predictor_command(model_dir, "--workers", str(workers), "--drain_seconds", "0")
+    with running_server(command, scratch, grace=30) as server:
+        yield server.base_url, server.process.pid, server.log_path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -362,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     window = min(10.0, args.duration / 3)
     with tempfile.TemporaryDirectory(prefix="soak-") as scratch:
         if args.url:
-            wait_ready(args.url, None, None)
+            wait_until_ready(args.url)
             server = contextlib.nullcontext((args.url, args.server_pid, None))
         else:
             server = own_server(args.model_dir, args.workers, Path(scratch))

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from predictor.serving import startup  # cheap: gc only
+from predictor.serving import startup  # cheap: standard library only
 
 if __name__ == "__main__":
     # No cyclic GC while KServe and NumPy import (~7% of start-up); see startup.
     startup.begin()
-    startup.import_kserve()
+    startup.import_kserve()  # minus pandas and the Kubernetes client; see there
 
 import logging
 import os

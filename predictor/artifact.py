@@ -1,11 +1,21 @@
-"""The on-disk model artifact: its layout, and loading it only after its integrity is proven.
+"""The on-disk model artifact: its layout, and reading its files only after their hashes match.
 
 Layout written by ``python -m training --output DEST`` (locally, on a PVC or under an
 ``s3://`` prefix that KServe's storage initializer copies to ``/mnt/models``)::
 
-    DEST/LATEST                  one line: the name of the current version directory
-    DEST/<version>/model.joblib  the fitted scikit-learn pipeline
-    DEST/<version>/metadata.json features, ranges, labels, threshold, metrics, sha256 of the model
+    DEST/LATEST                       one line: the name of the current version directory
+    DEST/<version>/linear_model.json  the folded logistic regression (linear classifiers only)
+    DEST/<version>/model.joblib       the fitted scikit-learn pipeline (a pickle)
+    DEST/<version>/metadata.json      features, ranges, labels, threshold, metrics
+    DEST/<version>/model_card.md      intended use, metrics with intervals (plus *.png plots)
+    DEST/<version>/SHA256SUMS         the sha256 of every other file of the version
+
+Every file that ``SHA256SUMS`` lists is checked before any of them is parsed; what is built
+from the verified files is ``predictor.loader``'s concern.
+
+Artifacts of ``format_version`` 1 (no ``SHA256SUMS`` nor ``linear_model.json``) still load:
+``metadata.json`` records the sha256 of ``model.joblib``, which is checked against it; only
+``metadata.json`` itself is unchecked in that format.
 
 ``LATEST`` is replaced atomically and written last, so a crash while training never leaves a
 pointer to a half-written version. ``model_dir`` may also point at a version directory itself.
@@ -13,56 +23,30 @@ pointer to a half-written version. ``model_dir`` may also point at a version dir
 
 from __future__ import annotations
 
-import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import joblib
+from predictor.manifest import MANIFEST_FILENAME, parse_manifest, sha256_hex
 
 MODEL_FILENAME = "model.joblib"
 METADATA_FILENAME = "metadata.json"
 LATEST_FILENAME = "LATEST"
-ARTIFACT_FORMAT_VERSION = 1
+ARTIFACT_FORMAT_VERSION = 2
+# No SHA256SUMS nor linear_model.json; metadata.json holds model_file.sha256.
+LEGACY_FORMAT_VERSION = 1
+REQUIRED_METADATA = ("version", "feature_names", "feature_ranges", "threshold")
 POSITIVE_LABEL = "malignant"
 NEGATIVE_LABEL = "benign"
 # Encoded classes of the stored pipeline: index 1 is the positive class (malignant).
 CLASS_LABELS = (NEGATIVE_LABEL, POSITIVE_LABEL)
+RETRAIN = "retrain the model"
 
 
 class ArtifactError(Exception):
     """The artifact is missing, incomplete or fails its integrity check; never serve it."""
-
-
-@dataclass(frozen=True)
-class Artifact:
-    """A verified artifact: the metadata and the unpickled pipeline."""
-
-    directory: Path
-    metadata: dict[str, Any]
-    pipeline: Any
-
-    @property
-    def feature_names(self) -> list[str]:
-        return self.metadata["feature_names"]
-
-    @property
-    def threshold(self) -> float:
-        return float(self.metadata["threshold"])
-
-    @property
-    def version(self) -> str:
-        return self.metadata["version"]
-
-
-def sha256_of(path: Path) -> str:
-    """Return the hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def resolve_version_dir(model_dir: Path) -> Path:
@@ -72,7 +56,7 @@ def resolve_version_dir(model_dir: Path) -> Path:
         model_dir: A training output directory (with ``LATEST``) or a version directory.
 
     Returns:
-        The directory holding ``metadata.json`` and the model file.
+        The directory holding ``metadata.json`` and the model files.
 
     Raises:
         ArtifactError: Nothing loadable is there.
@@ -97,59 +81,114 @@ def resolve_version_dir(model_dir: Path) -> Path:
     return version_dir
 
 
-def read_metadata(version_dir: Path) -> dict[str, Any]:
-    """Read and sanity-check ``metadata.json`` (no unpickling happens here)."""
-    path = version_dir / METADATA_FILENAME
+@dataclass(frozen=True)
+class VerifiedFiles:
+    """The contents of every file of a version whose sha256 is recorded, each checked."""
+
+    directory: Path
+    metadata: dict[str, Any]
+    contents: dict[str, bytes]
+    manifest_sha256: str | None
+
+
+def verify_artifact(model_dir: str | Path) -> VerifiedFiles:
+    """Resolve the current version and check every recorded hash; nothing is unpickled.
+
+    Format 2: every file listed in ``SHA256SUMS``, which must list ``metadata.json`` and
+    ``model.joblib``. Format 1: ``model.joblib`` against the sha256 in ``metadata.json``.
+
+    Raises:
+        ArtifactError: One sentence naming the file that is missing or failed its hash.
+    """
+    directory = resolve_version_dir(Path(model_dir))
+    manifest_path = directory / MANIFEST_FILENAME
+    if not manifest_path.is_file():
+        return _verify_legacy(directory)
+    manifest = _read(manifest_path)
     try:
-        metadata = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ArtifactError(f"cannot read {path}: {error}; retrain the model") from error
-    required = ("format_version", "version", "feature_names", "threshold", "model_file")
-    missing = [key for key in required if key not in metadata]
+        expected = parse_manifest(manifest)
+    except ValueError as error:
+        raise ArtifactError(f"cannot read {manifest_path}: {error}; {RETRAIN}") from error
+    for required in (METADATA_FILENAME, MODEL_FILENAME):
+        if required not in expected:
+            raise ArtifactError(f"{manifest_path} does not list {required}; {RETRAIN}")
+    contents = {
+        name: _read_verified(directory / name, digest, manifest_path)
+        for name, digest in expected.items()
+    }
+    metadata = _parse_metadata(contents[METADATA_FILENAME], directory / METADATA_FILENAME)
+    _require_format(metadata, ARTIFACT_FORMAT_VERSION, directory / METADATA_FILENAME)
+    return VerifiedFiles(directory, metadata, contents, sha256_hex(manifest))
+
+
+def _verify_legacy(directory: Path) -> VerifiedFiles:
+    metadata_path = directory / METADATA_FILENAME
+    metadata = _parse_metadata(_read(metadata_path), metadata_path)
+    if metadata.get("format_version") == ARTIFACT_FORMAT_VERSION:
+        raise ArtifactError(
+            f"{directory / MANIFEST_FILENAME} is missing: a format_version "
+            f"{ARTIFACT_FORMAT_VERSION} artifact is only loaded after every file matched it; "
+            f"{RETRAIN}"
+        )
+    _require_format(metadata, LEGACY_FORMAT_VERSION, metadata_path)
+    model_file = metadata.get("model_file")
+    if not isinstance(model_file, dict) or model_file.get("name") != MODEL_FILENAME:
+        raise ArtifactError(f"{metadata_path} lacks model_file for {MODEL_FILENAME}; {RETRAIN}")
+    content = _read_verified(directory / MODEL_FILENAME, model_file.get("sha256"), metadata_path)
+    return VerifiedFiles(directory, metadata, {MODEL_FILENAME: content}, None)
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError as error:
+        raise ArtifactError(f"{path} is missing; {RETRAIN}") from error
+    except OSError as error:
+        raise ArtifactError(f"cannot read {path}: {error}") from error
+
+
+def _read_verified(path: Path, expected: str | None, recorded_in: Path) -> bytes:
+    """The file's bytes, only if their sha256 is the one ``recorded_in`` holds."""
+    content = _read(path)
+    actual = sha256_hex(content)
+    if actual != expected:
+        raise ArtifactError(
+            f"refusing to load {path}: its sha256 {actual} does not match {recorded_in.name} "
+            f"({expected}): the file was corrupted or changed after training; {RETRAIN}"
+        )
+    return content
+
+
+def parse_json_object(content: bytes, required: Sequence[str]) -> dict[str, Any]:
+    """A JSON document that is an object holding at least the ``required`` keys.
+
+    Raises:
+        ValueError: Not UTF-8 JSON, not an object, or keys missing (named).
+    """
+    try:
+        document = json.loads(content)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"not JSON: {error}") from error
+    if not isinstance(document, dict):
+        raise ValueError(f"expected a JSON object, got {type(document).__name__}")
+    missing = [key for key in required if key not in document]
     if missing:
-        raise ArtifactError(f"{path} lacks {', '.join(missing)}; retrain the model")
-    if metadata["format_version"] != ARTIFACT_FORMAT_VERSION:
+        raise ValueError(f"lacks {', '.join(missing)}")
+    return document
+
+
+def _parse_metadata(content: bytes, path: Path) -> dict[str, Any]:
+    try:
+        return parse_json_object(content, ("format_version", *REQUIRED_METADATA))
+    except ValueError as error:
+        raise ArtifactError(f"cannot use {path}: {error}; {RETRAIN}") from error
+
+
+def _require_format(metadata: dict[str, Any], expected: int, path: Path) -> None:
+    if metadata["format_version"] != expected:
         raise ArtifactError(
-            f"{path} has format_version {metadata['format_version']!r}, this predictor reads "
-            f"{ARTIFACT_FORMAT_VERSION}; retrain with the matching training version"
+            f"{path} has format_version {metadata['format_version']!r}; this predictor reads "
+            f"{LEGACY_FORMAT_VERSION} (model hash in metadata.json) and "
+            f"{ARTIFACT_FORMAT_VERSION} (with {MANIFEST_FILENAME}); retrain with the matching "
+            f"training version"
         )
-    return metadata
-
-
-def verify_model_file(version_dir: Path, metadata: dict[str, Any]) -> Path:
-    """Check the model file's sha256 against the metadata before anything unpickles it.
-
-    Raises:
-        ArtifactError: The file is missing or its hash differs (truncated, tampered, mixed).
-    """
-    model_file = metadata["model_file"]
-    path = version_dir / model_file["name"]
-    if path.name != model_file["name"] or not path.is_file():
-        raise ArtifactError(f"model file {path} is missing; retrain the model")
-    actual = sha256_of(path)
-    if actual != model_file["sha256"]:
-        raise ArtifactError(
-            f"refusing to load {path}: sha256 {actual} does not match metadata "
-            f"{model_file['sha256']} (file corrupted or tampered); retrain the model"
-        )
-    return path
-
-
-def load_artifact(model_dir: str | Path) -> Artifact:
-    """Resolve, verify and load an artifact.
-
-    Args:
-        model_dir: Training output directory or a version directory.
-
-    Returns:
-        The verified artifact with its unpickled pipeline.
-
-    Raises:
-        ArtifactError: With one actionable sentence saying what is wrong and how to fix it.
-    """
-    version_dir = resolve_version_dir(Path(model_dir))
-    metadata = read_metadata(version_dir)
-    model_path = verify_model_file(version_dir, metadata)
-    # Unpickling runs code: it happens only after the hash above matched the metadata.
-    pipeline = joblib.load(model_path)
-    return Artifact(directory=version_dir, metadata=metadata, pipeline=pipeline)

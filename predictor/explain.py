@@ -33,7 +33,7 @@ def explain_linear(
     """
     standardized = (features - scorer.mean) / scorer.scale
     contributions = standardized * scorer.coef
-    baseline = scorer.bias + float(np.sum(scorer.coef * scorer.mean / scorer.scale))
+    baseline = scorer.intercept
     log_odds = baseline + contributions.sum(axis=1)
     probabilities = scorer.probability_malignant(features)
     labels = decide_labels(probabilities, threshold)

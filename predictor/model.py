@@ -11,8 +11,8 @@ import numpy as np
 import orjson
 from kserve.protocol.infer_type import InferRequest, InferResponse
 
-from predictor.artifact import Artifact, load_artifact
 from predictor.explain import explain_linear, unavailable
+from predictor.loader import Artifact, load_artifact
 from predictor.pipeline import SynchronousModel
 from predictor.ranges import RangeChecker
 from predictor.responses import (
@@ -25,7 +25,7 @@ from predictor.responses import (
     v1_json,
     v2_response,
 )
-from predictor.scoring import LinearScorer, build_scorer
+from predictor.scoring import LinearScorer
 from predictor.validation import FeatureValidator
 
 logger = logging.getLogger(__name__)
@@ -76,20 +76,22 @@ class BreastCancerModel(SynchronousModel):
         """Verify and load the artifact; raises ArtifactError, leaving ``ready`` False."""
         artifact = load_artifact(self.model_dir)
         names = artifact.feature_names
-        ranges = artifact.metadata["feature_ranges"]
-        low = [ranges[name]["min"] for name in names]
-        high = [ranges[name]["max"] for name in names]
-        self.scorer = build_scorer(artifact.pipeline, low, high)
+        self.scorer = artifact.scorer
         self.validator = FeatureValidator(names, self.options.max_instances)
-        self.ranges = RangeChecker(names, low, high, self.options.range_margin)
+        self.ranges = RangeChecker(
+            names, artifact.feature_min, artifact.feature_max, self.options.range_margin
+        )
         self.artifact = artifact
         logger.info(
-            "loaded model %s version %s from %s (%s scorer, threshold %.4f)",
+            "loaded model %s version %s from %s (%s scorer from %s, threshold %.4f, "
+            "SHA256SUMS sha256 %s)",
             self.name,
             artifact.version,
             artifact.directory,
             self.scorer.kind,
+            artifact.scorer_file,
             artifact.threshold,
+            artifact.manifest_sha256 or "none: format_version 1",
         )
         # The readiness probe (GET /v1/models/<name>) turns 200 only from here on.
         self.ready = True

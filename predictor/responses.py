@@ -8,13 +8,17 @@ import uuid
 import numpy as np
 import orjson
 from kserve.errors import InvalidInput
-from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
+from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse, RequestedOutput
 
 from predictor.artifact import NEGATIVE_LABEL, POSITIVE_LABEL
+from predictor.validation import json_type
 
 PROBABILITY_OUTPUT = "probability_malignant"
 LABEL_OUTPUT = "label"
 V2_OUTPUTS = (PROBABILITY_OUTPUT, LABEL_OUTPUT)
+# The Open Inference Protocol's binary tensor extension (REST): all outputs, or one output.
+BINARY_ALL_OUTPUTS = "binary_data_output"
+BINARY_OUTPUT = "binary_data"
 # What fastapi's ORJSONResponse renders with: bodies serialised here are byte-identical.
 ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 # v1_json's prediction objects, split around the probability (keys in v1_body's order).
@@ -121,6 +125,13 @@ def v2_response(
     model_version: str,
     warnings: list[list[dict]] | None = None,
 ) -> InferResponse:
+    """The requested outputs, in the encoding the request asked for.
+
+    gRPC: raw output contents when the inputs came raw (what NVIDIA's tritonclient sends and
+    decodes), typed contents otherwise. REST: JSON ``data``, or the binary tensor extension
+    for outputs asked for with ``"binary_data": true`` (or all, with the request parameter
+    ``"binary_data_output": true``, which an output's own ``binary_data`` overrides).
+    """
     count = [int(probabilities.shape[0])]
     outputs = {
         PROBABILITY_OUTPUT: InferOutput(PROBABILITY_OUTPUT, count, "FP64", probabilities.tolist()),
@@ -128,13 +139,16 @@ def v2_response(
             LABEL_OUTPUT, count, "BYTES", decide_labels(probabilities, threshold)
         ),
     }
+    wanted = requested_outputs(request)
     return InferResponse(
         response_id=request.id or str(uuid.uuid4()),
         model_name=model_name,
         model_version=model_version,
-        infer_outputs=[outputs[name] for name in requested_outputs(request)],
+        infer_outputs=[outputs[name] for name in wanted],
         from_grpc=request.from_grpc,
         parameters=_warning_parameters(warnings),
+        use_binary_outputs=request.use_binary_outputs,
+        requested_outputs=None if request.from_grpc else _rest_encodings(request, wanted),
     )
 
 
@@ -155,3 +169,26 @@ def requested_outputs(request: InferRequest) -> list[str]:
     if unknown:
         raise InvalidInput(f"unknown output(s) {unknown}; this model offers {list(V2_OUTPUTS)}")
     return names
+
+
+def _rest_encodings(request: InferRequest, wanted: list[str]) -> list[RequestedOutput]:
+    """Each wanted output with an explicit ``binary_data`` flag, as KServe's ``to_rest`` reads.
+
+    KServe 0.21 takes an output's own flag only, so an output named without one would come
+    back as JSON despite ``binary_data_output: true``; here the request's flag is its default.
+    """
+    default = _flag(request.parameters, BINARY_ALL_OUTPUTS, "request parameter")
+    own = {output.name: output.parameters for output in request.request_outputs or ()}
+    return [
+        RequestedOutput(
+            name, {BINARY_OUTPUT: _flag(own.get(name), BINARY_OUTPUT, f"output {name!r}", default)}
+        )
+        for name in wanted
+    ]
+
+
+def _flag(parameters: dict | None, key: str, where: str, default: bool = False) -> bool:
+    value = (parameters or {}).get(key, default)
+    if type(value) is not bool:
+        raise InvalidInput(f'{where} "{key}" must be true or false, got {json_type(value)}')
+    return value

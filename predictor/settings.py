@@ -116,6 +116,9 @@ OPTIONS = (
            "answer POST :predict in a fast lane in front of KServe's app (the model's own "
            "pipeline, without FastAPI) and use uvloop (responses, metrics and log lines are "
            "identical either way; false is an escape hatch)"),
+    Option("enable_grpc_reflection", "ENABLE_GRPC_REFLECTION", False, _boolean, BOOLEAN,
+           "offer gRPC server reflection (grpcurl list/describe) next to the inference and "
+           "health services", switch=True),
     Option("explain_top_k", "EXPLAIN_TOP_K", 30, _integer(1), "an integer >= 1",
            "contributions returned per instance by :explain, largest first"),
     Option("range_margin", "RANGE_MARGIN", 0.0, _seconds, "a number >= 0",
@@ -209,7 +212,9 @@ def parse(argv: Sequence[str] | None, environ: Mapping[str, str]) -> Settings:
         server=ServerOptions(
             http_port=args.http_port, grpc_port=args.grpc_port, workers=args.workers,
             max_threads=args.max_threads, max_asyncio_workers=args.max_asyncio_workers,
-            enable_grpc=args.enable_grpc, enable_docs_url=args.enable_docs_url,
+            enable_grpc=args.enable_grpc,
+            enable_grpc_reflection=values["enable_grpc_reflection"],
+            enable_docs_url=args.enable_docs_url,
             access_log_format=args.access_log_format, log_config_file=args.log_config_file,
             event_loop=args.event_loop, timeout_keep_alive=args.timeout_keep_alive,
             ssl_certfile=args.ssl_certfile, ssl_keyfile=args.ssl_keyfile,

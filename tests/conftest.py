@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from predictor.artifact import Artifact, load_artifact
+from predictor.artifact import MODEL_FILENAME, verify_artifact
+from predictor.loader import Artifact, load_artifact
 from predictor.model import BreastCancerModel, ModelOptions
+from predictor.pipeline_scoring import unpickle
 from tests.support import MODEL_NAME, RunningServer, running_predictor
 from training.__main__ import main as training_main
 
@@ -23,6 +26,12 @@ def trained_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def artifact(trained_dir: Path) -> Artifact:
     return load_artifact(trained_dir)
+
+
+@pytest.fixture(scope="session")
+def pipeline(trained_dir: Path) -> Any:
+    """The artifact's scikit-learn pipeline (``model.joblib``): the reference for every scorer."""
+    return unpickle(verify_artifact(trained_dir).contents[MODEL_FILENAME])
 
 
 @pytest.fixture

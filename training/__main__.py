@@ -1,15 +1,72 @@
-"""``python -m training``: parse the command line and run the training pipeline."""
+"""``python -m training``: parse the command line and run the training pipeline.
+
+Only light modules are imported here: ``--help``, a bad argument, ``--skip-if-present`` with a
+valid artifact and an unwritable destination all answer without importing scikit-learn.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 
+from training.config import CLASSIFIERS, TrainingConfig, accepted_diagnoses
 from training.run import run
-from training.train import CLASSIFIERS, TrainingConfig
 
 EXIT_INTERRUPTED = 130
 DEFAULTS = TrainingConfig()
+
+
+class DefaultsWhereMeaningful(argparse.ArgumentDefaultsHelpFormatter):
+    """Append ``(default: X)`` only for real values: not for a required option, a default the
+    help text describes itself (None), or an off switch (False)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.required or action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
+
+
+@dataclass(frozen=True)
+class Fraction:
+    """An argparse type: a number in (0, 1), or in (0, 1] with ``include_one``."""
+
+    include_one: bool
+
+    @property
+    def interval(self) -> str:
+        return "(0, 1]" if self.include_one else "(0, 1)"
+
+    def __call__(self, text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not (0.0 < value < 1.0 or (self.include_one and value == 1.0)):
+            raise argparse.ArgumentTypeError(f"must be a number in {self.interval}, got {text!r}")
+        return value
+
+
+@dataclass(frozen=True)
+class AtLeast:
+    """An argparse type: an integer no smaller than ``minimum``."""
+
+    minimum: int
+
+    def __call__(self, text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = self.minimum - 1
+        if value < self.minimum:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {self.minimum}, got {text!r}")
+        return value
+
+
+HOLD_OUT_FRACTION = Fraction(include_one=False)
+SENSITIVITY = Fraction(include_one=True)
+CV_FOLDS = AtLeast(2)
+KEPT_VERSIONS = AtLeast(1)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,12 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         epilog=(
             "Exit codes: 0 success (or artifact already present with --skip-if-present), "
-            "2 bad arguments or bad training data (nothing written), 3 the destination could "
-            "not be written (the previous model stays current). S3 endpoint and credentials: "
-            "AWS_ENDPOINT_URL (or S3_ENDPOINT + S3_USE_HTTPS), AWS_ACCESS_KEY_ID, "
-            "AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION."
+            "2 bad arguments or bad training data (nothing written), 3 the destination cannot "
+            "be written (checked before training; the previous model stays current). S3 "
+            "endpoint and credentials: AWS_ENDPOINT_URL (or S3_ENDPOINT + S3_USE_HTTPS), "
+            "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsWhereMeaningful,
     )
     parser.add_argument(
         "--output",
@@ -36,25 +93,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--data",
-        default=None,
-        help="CSV with a header of the 30 scikit-learn feature names plus 'diagnosis' (M/B), "
-        "or UCI's headerless wdbc.data; default: scikit-learn's bundled WDBC data",
+        help="CSV with a header of the 30 scikit-learn feature names plus 'diagnosis' "
+        f"({accepted_diagnoses()}), or UCI's headerless wdbc.data; default: scikit-learn's "
+        "bundled WDBC data",
     )
     parser.add_argument("--seed", type=int, default=DEFAULTS.seed, help="random seed")
     parser.add_argument(
         "--test-size",
-        type=_fraction,
+        type=HOLD_OUT_FRACTION,
         default=DEFAULTS.test_size,
-        help="fraction of rows held out for the final evaluation",
+        help=f"fraction of rows held out for the final evaluation, in {HOLD_OUT_FRACTION.interval}",
     )
     parser.add_argument(
-        "--cv-folds", type=int, default=DEFAULTS.cv_folds, help="stratified CV folds (>= 2)"
+        "--cv-folds",
+        type=CV_FOLDS,
+        default=DEFAULTS.cv_folds,
+        help=f"stratified CV folds on the training rows, >= {CV_FOLDS.minimum}",
     )
     parser.add_argument(
         "--target-sensitivity",
-        type=_fraction,
+        type=SENSITIVITY,
         default=DEFAULTS.target_sensitivity,
-        help="malignant recall the threshold must reach on out-of-fold training predictions",
+        help="malignant recall the threshold must reach on out-of-fold training predictions, "
+        f"in {SENSITIVITY.interval}",
     )
     parser.add_argument(
         "--classifier", choices=CLASSIFIERS, default=DEFAULTS.classifier, help="estimator"
@@ -68,14 +129,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--model-name", default="breast-cancer", help="model name recorded in the artifact"
     )
-    parser.add_argument(
-        "--version", default=None, help="version directory name (default: UTC time + random)"
-    )
+    parser.add_argument("--version", help="version directory name; default: UTC time + random")
     parser.add_argument(
         "--keep-versions",
-        type=int,
+        type=KEPT_VERSIONS,
         default=5,
-        help="versions kept in a local destination, newest first",
+        help=f"versions kept in a local destination, newest first, >= {KEPT_VERSIONS.minimum}",
     )
     parser.add_argument(
         "--skip-if-present",
@@ -90,22 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _fraction(text: str) -> float:
-    value = float(text)
-    if not 0.0 < value < 1.0 and value != 1.0:
-        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
-    return value
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    options = parser.parse_args(argv)
-    if options.cv_folds < 2:
-        parser.error(f"--cv-folds must be >= 2, got {options.cv_folds}")
-    if options.keep_versions < 1:
-        parser.error(f"--keep-versions must be >= 1, got {options.keep_versions}")
-    if options.test_size >= 1.0:
-        parser.error(f"--test-size must be below 1, got {options.test_size}")
+    options = build_parser().parse_args(argv)
     try:
         return run(options)
     except KeyboardInterrupt:

@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 from sklearn.datasets import load_breast_cancer
 
+from training.config import DIAGNOSIS_COLUMN, DIAGNOSIS_VALUES, accepted_diagnoses
+
 FEATURE_NAMES: tuple[str, ...] = tuple(str(name) for name in load_breast_cancer().feature_names)
-DIAGNOSIS_COLUMN = "diagnosis"
-DIAGNOSIS_VALUES = {"m": 1, "malignant": 1, "b": 0, "benign": 0}
 # UCI's headerless wdbc.data: id, diagnosis, then the 30 features in FEATURE_NAMES order.
 WDBC_COLUMN_COUNT = 2 + len(FEATURE_NAMES)
 MIN_ROWS = 50
@@ -126,7 +126,7 @@ def _parse_diagnosis(path: Path, line: int, cell: str) -> int:
     if value is None:
         raise DataError(
             f"{path}: line {line}, column '{DIAGNOSIS_COLUMN}': {cell!r} is not a diagnosis; "
-            f"expected M/B or malignant/benign"
+            f"expected {accepted_diagnoses()}"
         )
     return value
 

@@ -1,8 +1,7 @@
-"""Turn a training result into the artifact's files (bytes in memory, metadata last)."""
+"""Turn a training result into the artifact's files (bytes in memory, SHA256SUMS last)."""
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import platform
@@ -19,6 +18,10 @@ from predictor.artifact import (
     MODEL_FILENAME,
     POSITIVE_LABEL,
 )
+from predictor.linear_model import LINEAR_MODEL_FILENAME, dump_linear_model
+from predictor.manifest import MANIFEST_FILENAME, format_manifest
+from predictor.pipeline_scoring import build_scorer
+from predictor.scoring import LinearScorer
 from training.data import FEATURE_NAMES, Dataset
 from training.train import TrainingConfig, TrainingResult
 
@@ -48,7 +51,6 @@ def build_metadata(
     model_name: str,
     version: str,
     created_at: datetime,
-    model_bytes: bytes,
 ) -> dict:
     """Everything the predictor and a reviewer need to know about the model."""
     return {
@@ -82,11 +84,6 @@ def build_metadata(
             "cv_folds": config.cv_folds,
             "regularization": config.regularization,
         },
-        "model_file": {
-            "name": MODEL_FILENAME,
-            "sha256": hashlib.sha256(model_bytes).hexdigest(),
-            "bytes": len(model_bytes),
-        },
     }
 
 
@@ -94,6 +91,18 @@ def serialize_model(result: TrainingResult) -> bytes:
     buffer = io.BytesIO()
     joblib.dump(result.pipeline, buffer)
     return buffer.getvalue()
+
+
+def serialize_linear_model(result: TrainingResult) -> bytes | None:
+    """``linear_model.json`` when the pipeline folds exactly into ``w·x + b``, else None.
+
+    The fold must reproduce ``predict_proba`` on a grid spanning (and exceeding) the training
+    range, the same check the predictor applies to artifacts that lack this file.
+    """
+    scorer = build_scorer(result.pipeline, result.feature_min, result.feature_max)
+    if not isinstance(scorer, LinearScorer):
+        return None
+    return dump_linear_model(scorer, FEATURE_NAMES)
 
 
 def build_files(
@@ -106,14 +115,13 @@ def build_files(
     version: str | None = None,
     created_at: datetime | None = None,
 ) -> tuple[str, dict[str, bytes]]:
-    """Build the version name and the ordered files; ``metadata.json`` is always last.
+    """Build the version name and the ordered files; ``SHA256SUMS`` of all others is last.
 
     Returns:
         (version, {filename: content}) in upload order.
     """
     created_at = created_at or datetime.now(UTC)
     version = version or new_version(created_at)
-    model_bytes = serialize_model(result)
     metadata = build_metadata(
         result=result,
         dataset=dataset,
@@ -121,8 +129,12 @@ def build_files(
         model_name=model_name,
         version=version,
         created_at=created_at,
-        model_bytes=model_bytes,
     )
-    files = {MODEL_FILENAME: model_bytes, **(extra_files or {})}
+    files = {MODEL_FILENAME: serialize_model(result)}
+    linear_model = serialize_linear_model(result)
+    if linear_model is not None:
+        files[LINEAR_MODEL_FILENAME] = linear_model
+    files.update(extra_files or {})
     files[METADATA_FILENAME] = json.dumps(metadata, indent=2).encode() + b"\n"
+    files[MANIFEST_FILENAME] = format_manifest(files)
     return version, files

@@ -1,7 +1,8 @@
-"""Write artifact versions to a directory (atomically) or an ``s3://`` prefix (pointer last).
+"""Where a training run publishes its artifact, and writing one to a directory or PVC.
 
 A reader only ever follows ``LATEST``; it is replaced after the version it names is complete,
-so an interrupted run leaves the previous model in place and loadable.
+so an interrupted run leaves the previous model in place and loadable. ``s3://`` destinations
+are in ``training/s3.py``, imported only for them (boto3 takes about a second to import).
 """
 
 from __future__ import annotations
@@ -13,37 +14,79 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlparse
+from typing import Protocol
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
-
-from predictor.artifact import (
-    LATEST_FILENAME,
-    METADATA_FILENAME,
-    MODEL_FILENAME,
-    ArtifactError,
-    read_metadata,
-    resolve_version_dir,
-    verify_model_file,
-)
+from predictor.artifact import LATEST_FILENAME, ArtifactError, verify_artifact
 
 STAGING_PREFIX = ".staging-"
 S3_SCHEME = "s3://"
-S3_MAX_ATTEMPTS = 5
-S3_TIMEOUT_SECONDS = 10
 
 
 class StorageError(Exception):
     """The destination cannot be written or read; the message names it."""
 
 
-def is_s3(destination: str) -> bool:
-    return destination.startswith(S3_SCHEME)
+class Destination(Protocol):
+    """A place training publishes versions to: a directory (or PVC) or an ``s3://`` prefix."""
+
+    def holds_valid_artifact(self) -> bool:
+        """True when the current version's every recorded hash matches (nothing unpickled)."""
+
+    def preflight(self) -> None:
+        """Raise StorageError now for what would make publishing fail after training."""
+
+    def publish(self, version: str, files: Mapping[str, bytes]) -> None:
+        """Write ``files`` as ``version``, then point ``LATEST`` at it; raise StorageError."""
 
 
-# ---- local directory / PVC ---------------------------------------------------------------
+def open_destination(output: str, keep_versions: int) -> Destination:
+    """The destination ``--output`` names; StorageError for a malformed ``s3://`` URI."""
+    if output.startswith(S3_SCHEME):
+        from training.s3 import S3Destination  # boto3 only for s3:// (about 1 s of imports)
+
+        return S3Destination.from_uri(output)
+    return LocalDestination(Path(output), keep_versions)
+
+
+@dataclass(frozen=True)
+class LocalDestination:
+    """A directory or PVC mount; versions beyond ``keep`` (oldest first) are removed."""
+
+    directory: Path
+    keep: int
+
+    def holds_valid_artifact(self) -> bool:
+        return local_artifact_is_valid(self.directory)
+
+    def preflight(self) -> None:
+        check_local_writable(self.directory)
+
+    def publish(self, version: str, files: Mapping[str, bytes]) -> None:
+        write_local(self.directory, version, files, keep=self.keep)
+
+
+def check_local_writable(destination: Path) -> None:
+    """Prove a version directory can be created under ``destination``, leaving nothing behind.
+
+    Creates and removes one staging directory in ``destination``, or in its nearest existing
+    ancestor when ``destination`` does not exist yet (``write_local`` creates the rest).
+
+    Raises:
+        StorageError: Naming the directory that refused and the operating system's reason.
+    """
+    absolute = destination.absolute()
+    try:
+        existing = next(p for p in (absolute, *absolute.parents) if p.exists())
+        if not existing.is_dir():
+            raise StorageError(
+                f"cannot write the model to {destination}: {existing} is not a directory"
+            )
+        Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}write-check-", dir=existing)).rmdir()
+    except OSError as error:
+        raise StorageError(
+            f"cannot write the model to {destination}: a new directory cannot be created "
+            f"there ({error})"
+        ) from error
 
 
 def write_local(destination: Path, version: str, files: Mapping[str, bytes], keep: int) -> Path:
@@ -110,86 +153,9 @@ def _prune_local(destination: Path, keep: int, current: str) -> None:
 
 
 def local_artifact_is_valid(destination: Path) -> bool:
-    """True when ``destination`` holds an artifact the predictor would load."""
+    """True when ``destination`` holds an artifact whose every recorded hash matches."""
     try:
-        version_dir = resolve_version_dir(destination)
-        verify_model_file(version_dir, read_metadata(version_dir))
+        verify_artifact(destination)
     except ArtifactError:
         return False
     return True
-
-
-# ---- s3:// -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class S3Location:
-    bucket: str
-    prefix: str
-
-    @classmethod
-    def parse(cls, uri: str) -> S3Location:
-        parsed = urlparse(uri)
-        if parsed.scheme != "s3" or not parsed.netloc:
-            raise StorageError(f"{uri!r} is not an s3://bucket/prefix URI")
-        return cls(parsed.netloc, parsed.path.strip("/"))
-
-    def key(self, *parts: str) -> str:
-        return "/".join(p for p in (self.prefix, *parts) if p)
-
-
-def s3_endpoint(environ: Mapping[str, str] = os.environ) -> str | None:
-    """The endpoint from ``AWS_ENDPOINT_URL`` or KServe's ``S3_ENDPOINT`` (+ ``S3_USE_HTTPS``)."""
-    endpoint = environ.get("AWS_ENDPOINT_URL") or environ.get("S3_ENDPOINT")
-    if endpoint and "://" not in endpoint:
-        scheme = "http" if environ.get("S3_USE_HTTPS", "1") == "0" else "https"
-        endpoint = f"{scheme}://{endpoint}"
-    return endpoint or None
-
-
-def s3_client(endpoint: str | None, max_attempts: int = S3_MAX_ATTEMPTS):
-    """A client with bounded retries (exponential backoff) and short timeouts."""
-    config = Config(
-        retries={"max_attempts": max_attempts, "mode": "standard"},
-        connect_timeout=S3_TIMEOUT_SECONDS,
-        read_timeout=S3_TIMEOUT_SECONDS,
-    )
-    return boto3.client("s3", endpoint_url=endpoint, config=config)
-
-
-def write_s3(uri: str, version: str, files: Mapping[str, bytes], client, endpoint: str | None):
-    """Upload ``files`` under ``uri/version/`` in order, then replace ``uri/LATEST``.
-
-    Raises:
-        StorageError: Naming the endpoint, bucket and key that failed after the retries.
-    """
-    location = S3Location.parse(uri)
-    uploads = [(location.key(version, name), content) for name, content in files.items()]
-    uploads.append((location.key(LATEST_FILENAME), f"{version}\n".encode()))
-    for key, content in uploads:
-        try:
-            client.put_object(Bucket=location.bucket, Key=key, Body=content)
-        except (BotoCoreError, ClientError) as error:
-            raise StorageError(
-                f"cannot upload s3://{location.bucket}/{key} to endpoint "
-                f"{endpoint or 'AWS default'} (bucket {location.bucket!r}): {error}; "
-                f"LATEST still names the previous version"
-            ) from error
-
-
-def s3_artifact_is_valid(uri: str, client) -> bool:
-    """True when ``uri`` holds an artifact the predictor would load (checked in a temp dir)."""
-    location = S3Location.parse(uri)
-    with tempfile.TemporaryDirectory() as scratch:
-        local = Path(scratch)
-        try:
-            pointer = local / LATEST_FILENAME
-            client.download_file(location.bucket, location.key(LATEST_FILENAME), str(pointer))
-            version = pointer.read_text(encoding="utf-8").strip()
-            (local / version).mkdir()
-            for name in (METADATA_FILENAME, MODEL_FILENAME):
-                key = location.key(version, name)
-                client.download_file(location.bucket, key, str(local / version / name))
-        except (BotoCoreError, ClientError, OSError, ValueError):
-            return False
-        return local_artifact_is_valid(local)

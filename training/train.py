@@ -1,6 +1,6 @@
 """Training as a plain function: data in, fitted pipeline + threshold + honest metrics out.
 
-Nothing here writes files; publishing the artifact happens at the edge (``publish.py``).
+Nothing here writes files; publishing the artifact happens at the edge (``run.py``).
 """
 
 from __future__ import annotations
@@ -16,24 +16,9 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
+from training.config import CLASSIFIERS, LOGISTIC_REGRESSION, RANDOM_FOREST, TrainingConfig
 from training.data import Dataset
 from training.evaluate import classification_metrics, select_threshold
-
-LOGISTIC_REGRESSION = "logistic_regression"
-RANDOM_FOREST = "random_forest"
-CLASSIFIERS = (LOGISTIC_REGRESSION, RANDOM_FOREST)
-
-
-@dataclass(frozen=True)
-class TrainingConfig:
-    """Every knob that changes the trained model; recorded in the artifact."""
-
-    seed: int = 42
-    test_size: float = 0.2
-    cv_folds: int = 5
-    target_sensitivity: float = 0.98
-    classifier: str = LOGISTIC_REGRESSION
-    regularization: float = 1.0
 
 
 @dataclass

@@ -20,7 +20,8 @@ import re
 import signal
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
@@ -41,12 +42,23 @@ class Drain:
 
     seconds: float = DEFAULT_DRAIN_SECONDS
     draining: bool = False
+    _listeners: list[Callable[[], None]] = field(default_factory=list, repr=False)
+
+    def __getstate__(self) -> dict:
+        # --workers children get a copy of the REST server; listeners stay in the parent.
+        return {**self.__dict__, "_listeners": []}
+
+    def on_begin(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` when the drain begins (e.g. to turn gRPC health NOT_SERVING)."""
+        self._listeners.append(listener)
 
     def begin(self) -> bool:
         """Start draining; False when it had already started (a second signal)."""
         if self.draining:
             return False
         self.draining = True
+        for listener in self._listeners:
+            listener()
         return True
 
 

@@ -4,7 +4,8 @@ Each limit is checked before KServe sees the request and answers with a JSON ``e
 naming the limit and the flag that sets it:
 
 * body larger than ``max_body_bytes``  -> 413 (from ``Content-Length`` before reading a byte,
-  or while reading a chunked body);
+  or while reading a chunked body; a compressed body also when it inflates past the limit,
+  see :mod:`.encoding`, which hands the app the decoded body);
 * JSON nested deeper than ``max_json_depth`` -> 400 (checked on the raw bytes, before any
   parser recurses into it);
 * body not received within ``request_timeout`` seconds -> 408 (a slow or stalled client);
@@ -24,9 +25,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import orjson
 
 from predictor.serving.deadlines import Deadlines
+from predictor.serving.encoding import (
+    Inflater,
+    InflatesTooLarge,
+    MalformedEncoding,
+    UnsupportedEncoding,
+    content_encoding,
+    decoded_headers,
+)
+from predictor.serving.rejection import reject
 
 logger = logging.getLogger("predictor.serving.limits")
 
@@ -131,30 +140,30 @@ class RequestLimitMiddleware:
 
     async def _handle(self, scope: dict, receive: Any, send: Any, progress: dict) -> None:
         headers = scope.get("headers") or ()
-        limit = self.limits.max_body_bytes
-        declared = _content_length(headers)
-        message = None if declared is not None and declared > limit else await receive()
-        if (
-            message is not None
-            and message["type"] == "http.request"
-            and not message.get("more_body", False)
-        ):
-            body = message.get("body", b"")  # all of it at once: the common case
-        else:
-            try:
-                body = await self._read_body(message, receive, declared)
-            except _BodyTooLarge as error:
-                await _send_error(send, 413, self._too_large_message(error.declared))
-                return
-        if len(body) > limit:
-            await _send_error(send, 413, self._too_large_message(declared))
+        max_depth = self.limits.max_json_depth
+        try:
+            encoding = content_encoding(headers)
+            body = await self._read_body(headers, receive, encoding)
+        except _BodyTooLarge as error:
+            await reject(send, 413, self._too_large_message(error.declared))
+            return
+        except InflatesTooLarge:
+            await reject(send, 413, self._inflates_message(encoding))
+            return
+        except UnsupportedEncoding as error:
+            await reject(send, 415, str(error))
+            return
+        except MalformedEncoding as error:
+            await reject(send, 400, str(error))
             return
         progress["body"] = True
-        max_depth = self.limits.max_json_depth
+        if encoding is not None:
+            headers = decoded_headers(headers, len(body))
+            scope = {**scope, "headers": headers}
         if body and scope.get("method") in BODY_METHODS:
             depth = json_depth(_json_part(headers, body), max_depth)
             if depth > max_depth:
-                await _send_error(
+                await reject(
                     send,
                     400,
                     f"request body is nested {depth} levels deep; at most "
@@ -172,14 +181,25 @@ class RequestLimitMiddleware:
 
         await self.app(scope, replay, send)
 
-    async def _read_body(self, first: dict | None, receive: Any, declared: int | None) -> bytes:
-        """The body from ``first`` (None: not received yet) and the messages after it."""
+    async def _read_body(self, headers, receive: Any, encoding: str | None) -> bytes:
+        """The whole body, decoded when compressed; both sizes are bounded by the limit."""
         limit = self.limits.max_body_bytes
-        if first is None:
-            raise _BodyTooLarge(declared)  # declared larger than the limit: not read at all
+        declared = _content_length(headers)
+        if declared is not None and declared > limit:
+            raise _BodyTooLarge(declared)  # not read at all
+        message = await receive()
+        if (
+            encoding is None
+            and message["type"] == "http.request"
+            and not message.get("more_body", False)
+        ):
+            body = message.get("body", b"")  # all of it at once: the common case
+            if len(body) > limit:
+                raise _BodyTooLarge(declared)
+            return body
+        inflater = Inflater(encoding, limit) if encoding else None
         chunks: list[bytes] = []
         size = 0
-        message = first
         while True:
             if message["type"] == "http.disconnect":
                 raise _ClientGone
@@ -187,11 +207,15 @@ class RequestLimitMiddleware:
             size += len(chunk)
             if size > limit:
                 raise _BodyTooLarge(declared)
+            if inflater is not None:
+                chunk = inflater.feed(chunk)
             if chunk:
                 chunks.append(chunk)
             if not message.get("more_body", False):
                 break
             message = await receive()
+        if inflater is not None:
+            inflater.finish()
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     def _too_large_message(self, declared: int | None) -> str:
@@ -199,6 +223,13 @@ class RequestLimitMiddleware:
         return (
             f"request body {size}; at most {self.limits.max_body_bytes} bytes are allowed "
             f"(server flag --max_body_bytes); send fewer instances per request"
+        )
+
+    def _inflates_message(self, encoding: str | None) -> str:
+        return (
+            f"request body inflates to more than {self.limits.max_body_bytes} bytes "
+            f"(Content-Encoding: {encoding}); at most {self.limits.max_body_bytes} bytes are "
+            "allowed (server flag --max_body_bytes); send fewer instances per request"
         )
 
     async def _timed_out(self, scope: dict, send: Any, progress: dict) -> None:
@@ -209,20 +240,18 @@ class RequestLimitMiddleware:
             logger.warning("request to %s exceeded %s s while sending its response", path, seconds)
             return
         if not progress["body"]:
-            logger.warning("request to %s: body not received within %s s", path, seconds)
-            await _send_error(
+            await reject(
                 send,
                 408,
                 f"request body not received within {seconds} s (server flag --request_timeout)",
             )
             return
-        logger.warning("request to %s not answered within %s s", path, seconds)
-        await _send_error(
+        await reject(
             send,
             503,
             f"request not answered within {seconds} s (server flag --request_timeout); "
             "the server is overloaded, retry later",
-            extra_headers=[(b"retry-after", str(RETRY_AFTER_SECONDS).encode())],
+            extra_headers=((b"retry-after", str(RETRY_AFTER_SECONDS).encode()),),
         )
 
 
@@ -246,16 +275,3 @@ def _json_part(headers, body: bytes) -> bytes:
                 return body
             return body[:length] if 0 <= length <= len(body) else body
     return body
-
-
-async def _send_error(
-    send: Any, status: int, message: str, extra_headers: list[tuple[bytes, bytes]] = ()
-) -> None:
-    payload = orjson.dumps({"error": message})
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(payload)).encode()),
-        *extra_headers,
-    ]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": payload, "more_body": False})

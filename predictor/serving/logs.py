@@ -2,16 +2,20 @@
 
 Per-request lines (KServe's latency trace and uvicorn's access log) are off unless asked
 for: each costs about a kilobyte of output and a measurable share of throughput.
-A client's bad input is logged as one WARNING line, not an ERROR with a traceback.
+A request refused because of the client (every 4xx) or because it asks for something this
+model does not offer (501) is logged as one WARNING line, not an ERROR with a traceback (canary
+for KServe's way: ``tests/upstream/test_logging.py``). FastAPI's per-request deprecation
+warning for KServe's response class is silenced (canary: same file).
 """
 
 from __future__ import annotations
 
 import logging
 import logging.config
+import warnings
 from dataclasses import dataclass
 
-from kserve.errors import InvalidInput
+from kserve.errors import InvalidInput, ModelNotFound, UnsupportedProtocol
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -26,20 +30,45 @@ class LogSettings:
     access_log: bool = False  # uvicorn's line per HTTP request
 
 
+# KServe's exception -> the status its REST server answers it with (kserve/errors.py).
+CLIENT_ERRORS = (
+    (InvalidInput, 400),
+    (ModelNotFound, 404),
+    (UnsupportedProtocol, 501),
+    (NotImplementedError, 501),
+)
+# fastapi >= 0.128 warns on every response rendered with KServe's ORJSONResponse.
+ORJSON_DEPRECATION = "ORJSONResponse is deprecated"
+
+
 class ClientErrorFilter(logging.Filter):
-    """Turn KServe's ERROR+traceback for InvalidInput (a 400) into one WARNING line."""
+    """Turn KServe's ERROR+traceback for a client's mistake into one WARNING line."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
-        if isinstance(error, InvalidInput):
-            record.msg, record.args = "rejected request (400): %s", (error,)
-            record.exc_info, record.exc_text = None, None
-            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        if error is None:
+            return True
+        for kind, status in CLIENT_ERRORS:
+            if isinstance(error, kind):
+                record.msg, record.args = "rejected request (%d): %s", (status, error)
+                record.exc_info, record.exc_text = None, None
+                record.levelno, record.levelname = logging.WARNING, "WARNING"
+                break
         return True
+
+
+def silence_known_warnings() -> None:
+    """Only FastAPI's deprecation of the response class KServe chose, nothing else."""
+    from fastapi.exceptions import FastAPIDeprecationWarning
+
+    warnings.filterwarnings(
+        "ignore", message=ORJSON_DEPRECATION, category=FastAPIDeprecationWarning, module="fastapi"
+    )
 
 
 def configure_logging(settings: LogSettings) -> None:
     """Configure every logger the server uses; call once, before the server starts."""
+    silence_known_warnings()
     level, quiet = settings.level, "WARNING"
     logging.config.dictConfig(
         {

@@ -1,5 +1,9 @@
 """Routes KServe registers that this server refuses, and FastAPI's own errors as JSON.
 
+* ``GET`` (or any method but ``POST``) on ``/v1/models/<name>:predict`` or ``:explain``:
+  KServe's ``GET /v1/models/{name}`` route takes ``<name>:predict`` for a model name and
+  answers 404 "Model with name breast-cancer:predict does not exist"; here a 405 naming the
+  allowed method (with ``Allow: POST``).
 * ``/v2/repository/models/<name>/load|unload`` lets any caller unload the model (the pod
   then stays unready while liveness passes): 404 unless ``--enable_model_repository_api``.
 * model versions (``/v2/models/<name>/versions/<v>/...`` or ``?model_version=<v>``): KServe
@@ -22,11 +26,14 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from predictor.serving.decoding import describe_problems
+from predictor.serving.rejection import log_rejection, reject
 
 REFUSED_PREFIX = "/v2/"
 REPOSITORY_ROUTE_PREFIX = "/v2/repository/"
 # KServe answers these with 501 (NotImplementedError: "Model versioning not supported yet").
 VERSIONED_PATHS = re.compile(r"^/v2/models/[^/]+/versions/")
+V1_VERBS = re.compile(r"^/v1/models/[^/]+:(predict|explain)$")
+POST_ONLY = ((b"allow", b"POST"),)
 
 
 class RefusedRoutesMiddleware:
@@ -37,16 +44,24 @@ class RefusedRoutesMiddleware:
         self.refuse_repository = not enable_model_repository_api
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        if scope["method"] != "POST" and V1_VERBS.match(path):
+            verb = path.rsplit(":", 1)[1]
+            message = f":{verb} accepts POST only, got {scope['method']}"
+            await reject(send, 405, message, POST_ONLY)
+            return
         # Every refused route is under /v2/: one test lets everything else through.
-        refusable = scope["type"] == "http" and scope["path"].startswith(REFUSED_PREFIX)
-        message = self._refusal(scope) if refusable else None
+        message = self._refusal(scope) if path.startswith(REFUSED_PREFIX) else None
         if message is None:
             await self.app(scope, receive, send)
             return
-        await JSONResponse({"error": message}, status_code=404)(scope, receive, send)
+        await reject(send, 404, message)
 
     def _refusal(self, scope: dict) -> str | None:
-        path = scope.get("path", "")
+        path = scope["path"]
         if path.startswith("/v2/models/") and (
             VERSIONED_PATHS.match(path) or _asks_for_a_version(scope)
         ):
@@ -69,11 +84,14 @@ def _asks_for_a_version(scope: dict) -> bool:
 async def validation_error_handler(_request, error: RequestValidationError) -> JSONResponse:
     """FastAPI's 422 for a V2 body that fails the schema, with a readable ``error``."""
     problems = [p for p in error.errors() if p.get("type") != "bytes_type"] or error.errors()
-    return JSONResponse({"error": describe_problems(problems)}, status_code=422)
+    message = describe_problems(problems)
+    log_rejection(422, message)
+    return JSONResponse({"error": message}, status_code=422)
 
 
 async def http_error_handler(_request, error: StarletteHTTPException) -> JSONResponse:
     """Starlette's 404/405/400 with an ``error`` string instead of ``detail``."""
+    log_rejection(error.status_code, str(error.detail))
     return JSONResponse(
         {"error": str(error.detail)}, status_code=error.status_code, headers=error.headers
     )

@@ -4,12 +4,14 @@
 server has drained. What it adds to ``kserve.ModelServer`` (0.21), one module each:
 graceful drain (:mod:`.drain`), request limits (:mod:`.limits`), refused routes and JSON
 error bodies (:mod:`.routes`), 400s for undecodable input (:mod:`.decoding`), worker
-supervision (:mod:`.workers`), the fast lane for V1 predictions (:mod:`.fastlane`) and
-uvloop (:mod:`.eventloop`).
+supervision (:mod:`.workers`), the fast lane for V1 predictions (:mod:`.fastlane`), uvloop
+(:mod:`.eventloop`), gRPC health and drain (:mod:`.grpc`) and null-free V2 JSON
+(:mod:`.v2_json`).
 
 uvicorn serves our ASGI layers wrapped around KServe's app, outermost first::
 
-    DrainMiddleware(RefusedRoutesMiddleware(RequestLimitMiddleware(FastLane(kserve_app))))
+    DrainMiddleware(RefusedRoutesMiddleware(RequestLimitMiddleware(
+        FastLane(TidyV2JsonMiddleware(kserve_app)))))
 
 built in :meth:`PredictorRESTServer.create_application`, which every ``--workers`` child runs
 itself (each re-imports KServe's app, so an app built in the parent would be lost).
@@ -28,7 +30,6 @@ from fastapi.exceptions import RequestValidationError
 from kserve import Model, ModelServer
 from kserve import model_server as kserve_model_server
 from kserve.constants.constants import FASTAPI_APP_IMPORT_STRING
-from kserve.protocol.grpc.server import GRPCServer
 from kserve.protocol.rest.server import RESTServer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -40,6 +41,7 @@ from predictor.serving.drain import (
     DrainingUvicornServer,
     DrainMiddleware,
 )
+from predictor.serving.grpc import PredictorGRPCServer
 from predictor.serving.limits import Limits, RequestLimitMiddleware
 from predictor.serving.logs import LogSettings, configure_logging
 from predictor.serving.routes import (
@@ -47,6 +49,7 @@ from predictor.serving.routes import (
     http_error_handler,
     validation_error_handler,
 )
+from predictor.serving.v2_json import TidyV2JsonMiddleware
 from predictor.serving.workers import (
     PredictorRESTMultiProcess,
     ServerSetupError,
@@ -69,6 +72,7 @@ class ServerOptions:
     max_threads: int = 4
     max_asyncio_workers: int | None = None
     enable_grpc: bool = True
+    enable_grpc_reflection: bool = False
     enable_docs_url: bool = False
     access_log_format: str | None = None
     log_config_file: str | None = None
@@ -117,8 +121,10 @@ class PredictorRESTServer(RESTServer):
 
     def wrap(self, app: Any) -> Any:
         """KServe's app inside our layers: the drain state is looked at first, then refused
-        routes, then the limits (so the fast lane gets a body within them)."""
+        routes, then the limits (so the fast lane gets a body within them, decompressed);
+        V2 JSON from KServe's app is tidied on its way out."""
         options = self.options
+        app = TidyV2JsonMiddleware(app)
         if fastlane.wanted(
             options.enable_fastpath, self.log.latency_logging, options.access_log_format
         ):
@@ -193,12 +199,14 @@ class PredictorServer(ModelServer):
             *server_args, **server_options, options=options, limits=self.limits, log=self.log
         )
         if options.enable_grpc:
-            self._grpc_server = GRPCServer(
+            self._grpc_server = PredictorGRPCServer(
                 options.grpc_port,
                 self.dataplane,
                 self.model_repository_extension,
                 kwargs=vars(kserve_model_server.args),
                 grace_period=self.grace_period,
+                drain=rest.drain,
+                reflection=options.enable_grpc_reflection,
             )
         if options.workers > 1:
             require_picklable(self.dataplane, options.workers)

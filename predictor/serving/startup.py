@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import importlib
 import io
 import sys
+
+from predictor.serving import deferred_imports
 
 GC_GEN0_THRESHOLD = 50_000
 
@@ -42,7 +43,8 @@ def end() -> None:
 
 
 def import_kserve() -> None:
-    """Import KServe so that a bad server flag cannot end start-up with a usage dump.
+    """Import KServe, minus what a model server never uses (:mod:`.deferred_imports`), so
+    that a bad server flag cannot end start-up with a usage dump.
 
     Works around KServe 0.21 (canary: ``tests/upstream/test_startup.py``):
     ``kserve.model_server`` parses ``sys.argv`` when it is first imported and, on a value of
@@ -54,11 +56,11 @@ def import_kserve() -> None:
     captured = io.StringIO()
     try:
         with contextlib.redirect_stderr(captured):
-            importlib.import_module("kserve.model_server")
+            deferred_imports.import_kserve()
     except SystemExit:
         arguments, sys.argv = sys.argv, sys.argv[:1]
         try:
-            importlib.import_module("kserve.model_server")
+            deferred_imports.import_kserve()
         finally:
             sys.argv = arguments
     else:

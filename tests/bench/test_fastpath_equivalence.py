@@ -9,7 +9,9 @@ it hands to KServe after reading the body, and on those it must leave alone.
 
 from __future__ import annotations
 
+import gzip
 import re
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,7 +29,8 @@ PREDICT = f"/v1/models/{MODEL_NAME}:predict"
 INFER = f"/v2/models/{MODEL_NAME}/infer"
 JSON = {"content-type": "application/json"}
 BAD_TENSOR = {"name": "f", "shape": [1, 29], "datatype": "FP64", "data": [0] * 29}
-VALID = (Path(__file__).parents[2] / "examples" / "valid_request.json").read_bytes()
+EXAMPLES = Path(__file__).parents[2] / "examples"
+VALID = (EXAMPLES / "valid_request.json").read_bytes()
 CLOUDEVENT_HEADERS = {"ce-specversion": "1.0", "ce-source": "test", "ce-type": "t", "ce-id": "1"}
 
 
@@ -62,6 +65,10 @@ def form(content: bytes) -> dict:
 
 def typed(content_type: str, content: bytes = VALID) -> dict:
     return {"content": content, "headers": {"content-type": content_type}}
+
+
+def encoded(encoding: str, content: bytes) -> dict:
+    return {"content": content, "headers": {**JSON, "content-encoding": encoding}}
 
 
 REQUESTS = {
@@ -112,6 +119,15 @@ REQUESTS = {
         {"content": b'{"instances": [[1]], "x": ' + b"[" * 40 + b"]" * 40 + b"}"},
     ),
     "v1 too large": ("POST", PREDICT, {"content": b" " * (16 * 1024 * 1024 + 1)}),
+    "v1 gzip": ("POST", PREDICT, encoded("gzip", gzip.compress(VALID))),
+    "v1 deflate": ("POST", PREDICT, encoded("deflate", zlib.compress(VALID))),
+    "v1 corrupt gzip": ("POST", PREDICT, encoded("gzip", b"not gzip at all")),
+    "v1 unsupported encoding": ("POST", PREDICT, encoded("br", VALID)),
+    "v1 gzip inflates too large": (
+        "POST",
+        PREDICT,
+        encoded("gzip", gzip.compress(b" " * (16 * 1024 * 1024 + 1))),
+    ),
     "v1 cloudevent": (
         "POST",
         PREDICT,
@@ -166,6 +182,11 @@ REQUESTS = {
     "v1 explain": ("POST", f"/v1/models/{MODEL_NAME}:explain", {"json": {"instances": [row()]}}),
     "v2 infer": ("POST", INFER, {"json": load_example("v2_infer_request.json")}),
     "v2 bad shape": ("POST", INFER, {"json": {"inputs": [BAD_TENSOR]}}),
+    "v2 infer gzip": (
+        "POST",
+        INFER,
+        encoded("gzip", gzip.compress((EXAMPLES / "v2_infer_request.json").read_bytes())),
+    ),
     "ready": ("GET", f"/v1/models/{MODEL_NAME}", {}),
     "metadata": ("GET", f"/v2/models/{MODEL_NAME}", {}),
     "live": ("GET", "/v2/health/live", {}),

@@ -18,6 +18,8 @@ from tests.chart.conftest import KUBE_VERSION, ROOT
 BIN_DIR = Path(sys.executable).parent
 WORKFLOWS = ROOT / ".github" / "workflows"
 E2E_SCRIPT = ROOT / "k8s" / "e2e-kind.sh"
+CHECKS_SCRIPT = ROOT / "k8s" / "e2e.sh"
+LOCAL_CLUSTER = ROOT / "k8s" / "local-cluster.sh"
 
 
 def tool(name: str) -> str:
@@ -78,7 +80,8 @@ def test_dockerfile_passes_hadolint_without_any_finding() -> None:
 def test_dockerfile_builds_the_contracted_image() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert len(re.findall(r"^FROM ", dockerfile, re.MULTILINE)) == 2
-    assert "uv sync --frozen --no-dev --no-editable --extra plots" in dockerfile
+    assert "uv sync --frozen --no-dev --no-editable" in dockerfile
+    assert "--extra plots" not in dockerfile  # training runs without the plots; serving never
     assert re.search(r"^USER 1000(:1000)?$", dockerfile, re.MULTILINE)
     assert 'ENTRYPOINT ["python", "-m", "predictor"]' in dockerfile
     assert "PATH=/app/.venv/bin:$PATH" in dockerfile
@@ -112,7 +115,7 @@ def test_e2e_workflow_runs_the_kind_script_and_uploads_logs_on_failure() -> None
     assert uploads and uploads[0]["if"] == "failure()"
 
 
-def test_kind_script_is_linear_pinned_and_data_driven() -> None:
+def test_kind_script_is_linear_pinned_and_runs_the_shared_checks() -> None:
     script = E2E_SCRIPT.read_text()
     assert "set -euo pipefail" in script
     assert 'KSERVE_VERSION="${KSERVE_VERSION:-v0.20.0}"' in script
@@ -122,16 +125,57 @@ def test_kind_script_is_linear_pinned_and_data_driven() -> None:
         "oci://ghcr.io/kserve/charts/kserve-resources",
         "kserve.controller.deploymentMode=Standard",
         "kind load docker-image",
+        'KEEP_CLUSTER" != "1"',
+        "trap on_exit EXIT",
+        "bash k8s/e2e.sh",
+    ):
+        assert needle in script, needle
+
+
+def test_e2e_checks_cover_the_deployment_contract() -> None:
+    script = CHECKS_SCRIPT.read_text()
+    assert "set -euo pipefail" in script
+    for needle in (
         "helm upgrade --install",
         "--for=condition=Ready",
         "port-forward",
         "examples/index.json",
         "helm test",
-        "get hpa",
-        'KEEP_CLUSTER" != "1"',
-        "trap on_exit EXIT",
+        "InferenceGRPCClient",
+        "training.enabled=false",
+        "replicaCount=2",
+        "delete pod",
+        "averageUtilization",
+        "storage.type=s3",
+        "helm uninstall",
+        'echo "e2e: $CHECKS_PASSED/$CHECKS_RUN checks passed"',
     ):
         assert needle in script, needle
+
+
+def test_image_tag_of_make_image_is_the_chart_default() -> None:
+    chart = yaml.safe_load((ROOT / "charts" / "breast-cancer" / "Chart.yaml").read_text())
+    values = yaml.safe_load((ROOT / "charts" / "breast-cancer" / "values.yaml").read_text())
+    assert values["image"]["tag"] == ""  # the chart then uses its appVersion
+    made = run("make", "--no-print-directory", "-n", "image")
+    assert made.returncode == 0, made.stderr
+    expected = f"{values['image']['repository']}:{chart['appVersion']}"
+    assert f"docker build --tag {expected} ." in made.stdout
+
+
+def test_local_cluster_stays_on_its_bridge_and_cleans_up() -> None:
+    script = LOCAL_CLUSTER.read_text()
+    for needle in (
+        'ip route replace "$SERVICE_CIDR" dev "$BRIDGE"',
+        "remove_owned_iptables",
+        "restore_host_state",
+        "stop_daemon",
+        "go build -trimpath",
+        "-s -w",
+    ):
+        assert needle in script, needle
+    # up prints only the export lines on stdout; everything else goes to stderr.
+    assert re.search(r"^log\(\) \{ printf .* >&2; \}$", script, re.MULTILINE)
 
 
 def test_kind_cluster_runs_the_oldest_supported_kubernetes() -> None:

@@ -56,7 +56,21 @@ def test_predictor_gets_model_dir_mnt_models_and_its_flags(rendered_sets) -> Non
     assert flag(args, "--grpc_port") == "8081"
     assert flag(args, "--workers") == "1"
     assert flag(args, "--max_instances") == "10000"
-    assert container["ports"] == [{"name": "http1", "containerPort": 8080, "protocol": "TCP"}]
+    assert container["ports"] == [
+        {"name": "http1", "containerPort": 8080, "protocol": "TCP"},
+        {"name": "grpc", "containerPort": 8081, "protocol": "TCP"},
+    ]
+
+
+def test_grpc_port_is_declared_so_kserve_exposes_it_in_standard_mode_only(rendered_sets) -> None:
+    # KServe's Standard-mode Service maps the first container port to 80 and every other one
+    # to its own number, with appProtocol h2c when the name contains "grpc"; Knative allows
+    # a single container port.
+    standard = rendered_sets["defaults"].predictor_container()["ports"]
+    assert [(p["name"], p["containerPort"]) for p in standard] == [("http1", 8080), ("grpc", 8081)]
+    assert "grpc" in standard[1]["name"]
+    knative = rendered_sets["knative"].predictor_container()["ports"]
+    assert [p["name"] for p in knative] == ["http1"]
 
 
 def test_probe_paths_and_model_name_follow_values(rendered_sets) -> None:
@@ -146,8 +160,10 @@ def test_s3_variant_shares_the_uri_and_passes_the_secret(rendered_sets) -> None:
     assert job_env["AWS_ENDPOINT_URL"]["value"] == "http://minio.minio.svc:9000"
     assert job_env["AWS_DEFAULT_REGION"]["value"] == "us-east-1"
     for name, key in (
-        ("AWS_ACCESS_KEY_ID", "awsAccessKeyID"),
-        ("AWS_SECRET_ACCESS_KEY", "awsSecretAccessKey"),
+        # The key names KServe's shipped inferenceservice-config makes its storage initializer
+        # read (credentials.s3.s3AccessKeyIDName / s3SecretAccessKeyName): one Secret serves both.
+        ("AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"),
+        ("AWS_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY"),
     ):
         assert job_env[name]["valueFrom"]["secretKeyRef"] == {"name": "s3-credentials", "key": key}
     account = rendered.one("ServiceAccount")

@@ -9,7 +9,9 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from predictor.artifact import LATEST_FILENAME, load_artifact
+from predictor.artifact import LATEST_FILENAME
+from predictor.linear_model import LINEAR_MODEL_FILENAME
+from predictor.loader import load_artifact
 from tests.support import free_port
 from training.__main__ import main as training_main
 from training.run import EXIT_OK, EXIT_STORAGE_ERROR
@@ -87,10 +89,18 @@ def test_s3_round_trip_loads_in_the_predictor(s3_endpoint: str, tmp_path: Path, 
     assert training_main(["--output", uri, "--no-plots"]) == EXIT_OK
     local = download_prefix(s3_endpoint, "models", "breast-cancer", tmp_path / "mnt")
     artifact = load_artifact(local)
-    assert artifact.metadata["model_file"]["sha256"]
-    assert artifact.pipeline.predict_proba([[1.0] * 30]).shape == (1, 2)
+    assert artifact.manifest_sha256 and artifact.scorer_file == LINEAR_MODEL_FILENAME
+    assert artifact.scorer.probability_malignant([[1.0] * 30]).shape == (1,)
     assert training_main(["--output", uri, "--skip-if-present"]) == EXIT_OK
     assert "skipping training" in capsys.readouterr().err
+
+
+def test_s3_missing_bucket_fails_before_training(s3_endpoint: str, capsys) -> None:
+    assert training_main(["--output", "s3://no-such-bucket/x", "--no-plots"]) == EXIT_STORAGE_ERROR
+    error = capsys.readouterr().err
+    assert s3_endpoint in error and "bucket 'no-such-bucket'" in error and "NoSuchBucket" in error
+    assert "checked before training; nothing was trained" in error
+    assert "cv fold" not in error
 
 
 def test_s3_unreachable_fails_with_endpoint_and_bucket(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -19,9 +18,8 @@ from tests.support import (
     MODEL_NAME,
     RunningServer,
     example_index,
-    free_port,
     load_example,
-    predictor_command,
+    refuse_to_start,
 )
 
 EXAMPLES = example_index()
@@ -233,19 +231,8 @@ def test_thousands_of_malformed_bodies_never_get_a_5xx(server: RunningServer) ->
     assert httpx.get(f"{server.base_url}/v1/models/{MODEL_NAME}").status_code == 200
 
 
-def refuse(model_dir: Path) -> tuple[int, str, float]:
-    started = time.monotonic()
-    completed = subprocess.run(
-        predictor_command(model_dir, free_port(), free_port()),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    return completed.returncode, completed.stdout + completed.stderr, time.monotonic() - started
-
-
 def test_startup_refuses_an_empty_directory(tmp_path: Path) -> None:
-    code, output, seconds = refuse(tmp_path)
+    code, output, seconds = refuse_to_start(tmp_path)
     assert code != 0
     assert f"run `python -m training --output {tmp_path}` first" in output
     assert seconds < 30
@@ -260,9 +247,9 @@ def test_startup_refuses_a_tampered_model(trained_dir: Path, tmp_path: Path) -> 
     content = bytearray(path.read_bytes())
     content[-10] ^= 0xFF
     path.write_bytes(bytes(content))
-    code, output, _ = refuse(copy)
+    code, output, _ = refuse_to_start(copy)
     assert code != 0
-    assert "does not match metadata" in output
+    assert "model.joblib: its sha256" in output and "does not match SHA256SUMS" in output
     assert "Uvicorn running" not in output
 
 

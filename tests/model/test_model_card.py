@@ -11,11 +11,11 @@ import pytest
 
 from predictor.artifact import resolve_version_dir
 from training.__main__ import main as training_main
+from training.build import model_card_files
 from training.card import CARD_FILENAME, INTERVAL_METRICS, bootstrap_intervals, build_model_card
 from training.data import load_bundled
 from training.evaluate import classification_metrics
 from training.plots import MISSING_MATPLOTLIB, PLOT_FILENAMES, render_plots
-from training.run import _model_card_files
 from training.train import TrainingConfig, TrainingResult, train
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -115,7 +115,7 @@ def test_without_matplotlib_the_card_is_written_and_says_plots_were_skipped(
         monkeypatch.setitem(sys.modules, module, None)  # makes the import fail
     assert render_plots(trained.holdout_labels, trained.holdout_probabilities, 0.5, 0.98) == {}
     options = argparse.Namespace(no_plots=False, model_name="breast-cancer")
-    files = _model_card_files(options, trained, load_bundled(), TrainingConfig())
+    files = model_card_files(options, trained, load_bundled(), TrainingConfig())
     assert list(files) == [CARD_FILENAME]
     assert f"Plots skipped: {MISSING_MATPLOTLIB}" in files[CARD_FILENAME].decode()
     assert f"plots skipped: {MISSING_MATPLOTLIB}" in capsys.readouterr().err

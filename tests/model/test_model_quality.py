@@ -10,9 +10,17 @@ import pytest
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 
-from predictor.artifact import Artifact, load_artifact
+from predictor.linear_model import LINEAR_MODEL_FILENAME
+from predictor.loader import Artifact, load_artifact
+from predictor.pipeline_scoring import (
+    FOLD_TOLERANCE,
+    PipelineScorer,
+    build_scorer,
+    check_grid,
+    fold_linear,
+)
 from predictor.responses import decide_labels
-from predictor.scoring import FOLD_TOLERANCE, LinearScorer, PipelineScorer, build_scorer, check_grid
+from predictor.scoring import LinearScorer
 from training.__main__ import main as training_main
 from training.data import DIAGNOSIS_COLUMN, FEATURE_NAMES, load_bundled
 from training.evaluate import select_threshold
@@ -54,7 +62,7 @@ def test_same_data_and_seed_give_identical_metrics_and_predictions() -> None:
 
 def test_malignant_cases_score_higher_than_benign(artifact: Artifact) -> None:
     data = load_bundled()
-    probabilities = artifact.pipeline.predict_proba(data.features)[:, 1]
+    probabilities = artifact.scorer.probability_malignant(data.features)
     assert (
         probabilities[data.labels == 1].mean() > 0.8 > 0.2 > probabilities[data.labels == 0].mean()
     )
@@ -72,15 +80,32 @@ def test_threshold_is_highest_reaching_target(target: float) -> None:
     assert np.mean(probabilities[labels == 1] >= higher) < target
 
 
-def test_linear_scorer_reproduces_the_pipeline(artifact: Artifact) -> None:
-    ranges = artifact.metadata["feature_ranges"]
-    low = [ranges[n]["min"] for n in FEATURE_NAMES]
-    high = [ranges[n]["max"] for n in FEATURE_NAMES]
-    scorer = build_scorer(artifact.pipeline, low, high)
-    assert isinstance(scorer, LinearScorer)
-    grid = check_grid(np.array(low), np.array(high))
-    expected = artifact.pipeline.predict_proba(grid)[:, 1]
-    assert np.max(np.abs(scorer.probability_malignant(grid) - expected)) <= FOLD_TOLERANCE
+def test_served_linear_model_reproduces_the_pipeline_on_the_whole_dataset(
+    artifact: Artifact, pipeline
+) -> None:
+    """What the predictor serves (linear_model.json, no scikit-learn) is predict_proba."""
+    assert isinstance(artifact.scorer, LinearScorer)
+    assert artifact.scorer_file == LINEAR_MODEL_FILENAME
+    features = load_bundled().features
+    served = artifact.scorer.probability_malignant(features)
+    assert np.max(np.abs(served - pipeline.predict_proba(features)[:, 1])) <= 1e-12
+
+
+def test_linear_model_holds_training_fold_bit_for_bit(artifact: Artifact, pipeline) -> None:
+    """The JSON round trip loses nothing: the served arrays equal the fold of the pipeline."""
+    folded = fold_linear(pipeline)
+    for name in ("weights", "coef", "mean", "scale"):
+        np.testing.assert_array_equal(getattr(artifact.scorer, name), getattr(folded, name))
+    assert (artifact.scorer.bias, artifact.scorer.intercept) == (folded.bias, folded.intercept)
+
+
+def test_linear_scorer_reproduces_the_pipeline_beyond_the_training_range(
+    artifact: Artifact, pipeline
+) -> None:
+    grid = check_grid(np.array(artifact.feature_min), np.array(artifact.feature_max))
+    expected = pipeline.predict_proba(grid)[:, 1]
+    served = artifact.scorer.probability_malignant(grid)
+    assert np.max(np.abs(served - expected)) <= FOLD_TOLERANCE
 
 
 def test_other_classifiers_fall_back_to_the_pipeline() -> None:
@@ -108,7 +133,7 @@ def test_model_trained_on_csv_generalises_to_unseen_rows(tmp_path: Path) -> None
     output = tmp_path / "models"
     assert training_main(["--output", str(output), "--data", str(csv_path), "--no-plots"]) == 0
     artifact = load_artifact(output)
-    probabilities = artifact.pipeline.predict_proba(unseen_x)[:, 1]
+    probabilities = artifact.scorer.probability_malignant(unseen_x)
     labels = np.array(decide_labels(probabilities, artifact.threshold)) == "malignant"
     assert roc_auc_score(unseen_y, probabilities) >= AUC_FLOOR
     assert labels[unseen_y == 1].mean() >= SENSITIVITY_FLOOR

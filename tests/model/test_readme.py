@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from predictor.artifact import Artifact
+from predictor.loader import Artifact
 from tests.support import EXAMPLES_DIR, ROOT, example_index
 from training.report import summary_table
 

@@ -19,17 +19,15 @@ import pytest
 from moto.core import enable_iam_authentication
 from moto.server import ThreadedMotoServer
 
-import training.run
-from predictor.artifact import LATEST_FILENAME, ArtifactError, load_artifact
+import training.s3
+from predictor.artifact import LATEST_FILENAME, ArtifactError
+from predictor.loader import load_artifact
+from predictor.manifest import MANIFEST_FILENAME
 from tests.support import ROOT, free_port
 from training.__main__ import main as training_main
 from training.run import EXIT_OK, EXIT_STORAGE_ERROR
-from training.storage import (
-    STAGING_PREFIX,
-    local_artifact_is_valid,
-    s3_artifact_is_valid,
-    s3_client,
-)
+from training.s3 import s3_artifact_is_valid, s3_client
+from training.storage import STAGING_PREFIX, local_artifact_is_valid
 
 BUCKET = "models"
 PREFIX = "breast-cancer"
@@ -133,14 +131,14 @@ def stop_server_before_put(monkeypatch, moto_s3: MotoS3, key_suffix: str, attemp
         client.meta.events.register("before-send.s3.PutObject", before_send)
         return client
 
-    monkeypatch.setattr(training.run, "s3_client", client_that_loses_its_server)
+    monkeypatch.setattr(training.s3, "s3_client", client_that_loses_its_server)
     return uploads, sends
 
 
 @pytest.mark.parametrize(
     "stop_before",
-    ["metadata.json", LATEST_FILENAME],
-    ids=["after-the-model-file", "before-LATEST"],
+    ["metadata.json", MANIFEST_FILENAME, LATEST_FILENAME],
+    ids=["after-the-model-file", "before-the-manifest", "before-LATEST"],
 )
 def test_s3_server_lost_mid_upload_keeps_the_previous_version_current(
     moto_s3: MotoS3, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys, stop_before: str
@@ -161,6 +159,15 @@ def test_s3_server_lost_mid_upload_keeps_the_previous_version_current(
     half_written = uploads[0].split("/")[1]  # the version being uploaded
     assert half_written != previous and (local / half_written).is_dir()
     assert s3_artifact_is_valid(URI, s3_client(moto_s3.endpoint))
+    # Upload order: the version's files, then the manifest listing them, then LATEST.
+    names = [key.rsplit("/", 1)[-1] for key in uploads]
+    assert names[-1] == stop_before
+    assert names.index("model.joblib") < names.index("metadata.json")
+    if stop_before != "metadata.json":
+        assert names.index(MANIFEST_FILENAME) == len(set(names) - {LATEST_FILENAME}) - 1
+    if stop_before != LATEST_FILENAME:
+        with pytest.raises(ArtifactError):  # an unfinished version is never loadable
+            load_artifact(local / half_written)
 
 
 def test_s3_first_upload_lost_mid_way_leaves_nothing_loadable(
@@ -180,7 +187,7 @@ def test_s3_lost_mid_upload_is_retried_with_backoff_then_given_up(
     moto_s3: MotoS3, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The shipped retry policy (5 attempts, standard backoff) against a vanished server."""
-    from training.storage import S3_MAX_ATTEMPTS
+    from training.s3 import S3_MAX_ATTEMPTS
 
     _, sends = stop_server_before_put(monkeypatch, moto_s3, "metadata.json", S3_MAX_ATTEMPTS)
     started = time.monotonic()

@@ -35,3 +35,14 @@ def test_any_caller_can_unload_the_model_and_health_ready_stays_true(
     assert httpx.get(f"{base}/v1/models/breast-cancer").status_code == 404
     health = httpx.get(f"{base}/v2/health/ready")
     assert (health.status_code, health.json()) == (200, {"ready": True})
+
+
+def test_get_on_predict_is_a_404_saying_the_model_does_not_exist(stock: RunningServer) -> None:
+    """Workaround: ``RefusedRoutesMiddleware`` answers 405 with ``Allow: POST``.
+
+    KServe's ``GET /v1/models/{name}`` route takes ``breast-cancer:predict`` for a model name.
+    When this fails, KServe answers the wrong method itself: drop ``V1_VERBS``.
+    """
+    response = httpx.get(f"{stock.base_url}/v1/models/breast-cancer:predict")
+    assert response.status_code == 404
+    assert response.json()["error"] == "Model with name breast-cancer:predict does not exist."

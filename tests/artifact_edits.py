@@ -1,0 +1,51 @@
+"""Edits to a copy of a real artifact: what corruption, tampering or an older training leaves."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from predictor.artifact import LEGACY_FORMAT_VERSION, METADATA_FILENAME, MODEL_FILENAME
+from predictor.linear_model import LINEAR_MODEL_FILENAME
+from predictor.manifest import MANIFEST_FILENAME, format_manifest, parse_manifest, sha256_hex
+
+
+def edit_json(path: Path, **changes) -> None:
+    """Change top-level keys of a JSON file in place (no hash is updated)."""
+    document = json.loads(path.read_text())
+    document.update(changes)
+    path.write_text(json.dumps(document, indent=2))
+
+
+def rewrite_listed(version_dir: Path, name: str, content: bytes) -> None:
+    """Replace a file and its SHA256SUMS line: a change made by someone who can write both."""
+    (version_dir / name).write_bytes(content)
+    listed = parse_manifest((version_dir / MANIFEST_FILENAME).read_bytes())
+    files = {n: (version_dir / n).read_bytes() for n in listed}
+    (version_dir / MANIFEST_FILENAME).write_bytes(format_manifest(files))
+
+
+def make_legacy(version_dir: Path) -> None:
+    """Turn a version into what training wrote before SHA256SUMS and linear_model.json.
+
+    That format recorded the model's sha256 in metadata.json and nothing else.
+    """
+    (version_dir / MANIFEST_FILENAME).unlink()
+    (version_dir / LINEAR_MODEL_FILENAME).unlink()
+    model = (version_dir / MODEL_FILENAME).read_bytes()
+    model_file = {"name": MODEL_FILENAME, "sha256": sha256_hex(model), "bytes": len(model)}
+    edit_json(
+        version_dir / METADATA_FILENAME,
+        format_version=LEGACY_FORMAT_VERSION,
+        model_file=model_file,
+    )
+
+
+class MaliciousPickle:
+    """Unpickling this creates ``marker``: proof that a pickle was (or was not) loaded."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))

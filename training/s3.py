@@ -1,0 +1,142 @@
+"""Publish artifact versions under an ``s3://bucket/prefix``: the version's files, then ``LATEST``.
+
+Uploads retry with exponential backoff; ``LATEST`` is uploaded only after every file of the
+version (``SHA256SUMS`` last among them), so a reader never follows it to an incomplete one.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from predictor.artifact import LATEST_FILENAME
+from training.storage import StorageError, local_artifact_is_valid
+
+S3_MAX_ATTEMPTS = 5
+S3_TIMEOUT_SECONDS = 10
+
+
+@dataclass(frozen=True)
+class S3Destination:
+    """An ``s3://bucket/prefix`` reached with bounded retries and short timeouts."""
+
+    uri: str
+    client: Any
+    endpoint: str | None
+
+    @classmethod
+    def from_uri(cls, uri: str) -> S3Destination:
+        S3Location.parse(uri)  # a malformed URI fails before anything else happens
+        endpoint = s3_endpoint()
+        return cls(uri, s3_client(endpoint), endpoint)
+
+    def holds_valid_artifact(self) -> bool:
+        return s3_artifact_is_valid(self.uri, self.client)
+
+    def preflight(self) -> None:
+        check_s3_reachable(self.uri, self.client, self.endpoint)
+
+    def publish(self, version: str, files: Mapping[str, bytes]) -> None:
+        write_s3(self.uri, version, files, self.client, self.endpoint)
+
+
+@dataclass(frozen=True)
+class S3Location:
+    bucket: str
+    prefix: str
+
+    @classmethod
+    def parse(cls, uri: str) -> S3Location:
+        parsed = urlparse(uri)
+        if parsed.scheme != "s3" or not parsed.netloc:
+            raise StorageError(f"{uri!r} is not an s3://bucket/prefix URI")
+        return cls(parsed.netloc, parsed.path.strip("/"))
+
+    def key(self, *parts: str) -> str:
+        return "/".join(p for p in (self.prefix, *parts) if p)
+
+
+def s3_endpoint(environ: Mapping[str, str] = os.environ) -> str | None:
+    """The endpoint from ``AWS_ENDPOINT_URL`` or KServe's ``S3_ENDPOINT`` (+ ``S3_USE_HTTPS``)."""
+    endpoint = environ.get("AWS_ENDPOINT_URL") or environ.get("S3_ENDPOINT")
+    if endpoint and "://" not in endpoint:
+        scheme = "http" if environ.get("S3_USE_HTTPS", "1") == "0" else "https"
+        endpoint = f"{scheme}://{endpoint}"
+    return endpoint or None
+
+
+def s3_client(endpoint: str | None, max_attempts: int = S3_MAX_ATTEMPTS):
+    """A client with bounded retries (exponential backoff) and short timeouts."""
+    config = Config(
+        retries={"max_attempts": max_attempts, "mode": "standard"},
+        connect_timeout=S3_TIMEOUT_SECONDS,
+        read_timeout=S3_TIMEOUT_SECONDS,
+    )
+    return boto3.client("s3", endpoint_url=endpoint, config=config)
+
+
+def check_s3_reachable(uri: str, client, endpoint: str | None) -> None:
+    """List one key under the prefix: the endpoint answers, the bucket exists, the credentials
+    are accepted. Cheap, and it cannot prove write permission; a refused upload still fails
+    later with exit 3, the previous version staying current.
+
+    Raises:
+        StorageError: Naming the endpoint and bucket, with S3's reason.
+    """
+    location = S3Location.parse(uri)
+    try:
+        client.list_objects_v2(Bucket=location.bucket, Prefix=location.key(), MaxKeys=1)
+    except (BotoCoreError, ClientError) as error:
+        raise StorageError(
+            f"cannot reach s3://{location.bucket}/{location.prefix} at endpoint "
+            f"{endpoint or 'AWS default'} (bucket {location.bucket!r}): {error}"
+        ) from error
+
+
+def write_s3(uri: str, version: str, files: Mapping[str, bytes], client, endpoint: str | None):
+    """Upload ``files`` under ``uri/version/`` in order, then replace ``uri/LATEST``.
+
+    Raises:
+        StorageError: Naming the endpoint, bucket and key that failed after the retries.
+    """
+    location = S3Location.parse(uri)
+    uploads = [(location.key(version, name), content) for name, content in files.items()]
+    uploads.append((location.key(LATEST_FILENAME), f"{version}\n".encode()))
+    for key, content in uploads:
+        try:
+            client.put_object(Bucket=location.bucket, Key=key, Body=content)
+        except (BotoCoreError, ClientError) as error:
+            raise StorageError(
+                f"cannot upload s3://{location.bucket}/{key} to endpoint "
+                f"{endpoint or 'AWS default'} (bucket {location.bucket!r}): {error}; "
+                f"LATEST still names the previous version"
+            ) from error
+
+
+def s3_artifact_is_valid(uri: str, client) -> bool:
+    """True when ``uri`` holds a complete artifact (its current version checked in a temp dir)."""
+    location = S3Location.parse(uri)
+    with tempfile.TemporaryDirectory() as scratch:
+        local = Path(scratch)
+        try:
+            pointer = local / LATEST_FILENAME
+            client.download_file(location.bucket, location.key(LATEST_FILENAME), str(pointer))
+            version = pointer.read_text(encoding="utf-8").strip()
+            (local / version).mkdir()
+            prefix = location.key(version) + "/"
+            listing = client.list_objects_v2(Bucket=location.bucket, Prefix=prefix)
+            for item in listing.get("Contents", []):
+                name = item["Key"].rsplit("/", 1)[-1]
+                client.download_file(location.bucket, item["Key"], str(local / version / name))
+        except (BotoCoreError, ClientError, OSError, ValueError):
+            return False
+        return local_artifact_is_valid(local)
