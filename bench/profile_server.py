@@ -37,28 +37,38 @@ from bench.wrk import parse_wrk, write_scripts, wrk_command
 COMPONENTS = [
     ("logging (per-request log lines)", r"\((logging/|.*asgi_logger)"),
     ("scikit-learn predict_proba", r"\((sklearn|scipy)/"),
-    ("validation (predictor/validation.py)", r"\(predictor/validation\.py"),
+    ("validation (predictor/validation.py)", r"\(predictor/(validation|problems)\.py"),
+    ("scoring (predictor/scoring.py)", r"\(predictor/scoring\.py"),
+    ("range checks (predictor/ranges.py)", r"\(predictor/ranges\.py"),
+    ("response body (predictor/responses.py)", r"\(predictor/responses\.py"),
     (
-        "model code: input array, scoring, ranges, response body",
-        r"\(predictor/(scoring|ranges|responses|explain)\.py|"
-        r"BreastCancerModel\.(predict|_predict_v1_json)|Baseline|ConstantModel\.predict",
+        "model code: predict, explain",
+        r"\(predictor/explain\.py|BreastCancerModel\.|Baseline|ConstantModel\.predict",
+    ),
+    (
+        "model pipeline: stages, timers (predictor/pipeline.py)",
+        r"\(predictor/pipeline\.py",
     ),
     ("JSON decode of the body (KServe, orjson)", r"DataPlane\.decode|decode_cloudevent"),
     ("Prometheus histograms", r"\(prometheus_client/"),
     ("KServe TimingMiddleware", r"\(timing_asgi/"),
     (
-        "request limits + drain middleware (predictor/)",
-        r"\(predictor/(serving/)?(limits|server)\.py",
+        "request limits + deadlines (predictor/serving/)",
+        r"\(predictor/(serving/)?(limits|deadlines)\.py",
     ),
     (
-        "fastpath direct route (mostly freeing the decoded body on return)",
-        r"\(predictor/(serving/)?fastpath\.py",
+        "drain + refused routes (predictor/serving/)",
+        r"\(predictor/(serving/)?(drain|routes|server)\.py",
+    ),
+    (
+        "fast lane: routing, headers, body, JSON decode, send (predictor/serving/fastlane.py)",
+        r"\(predictor/(serving/)?fastlane\.py",
     ),
     (
         "FastAPI routing + dependency resolution",
         r"\(fastapi/(routing|dependencies|_compat)|\(starlette/routing",
     ),
-    ("KServe endpoint, data plane, Model.__call__", r"\(kserve/|BreastCancerModel\.__call__"),
+    ("KServe endpoint, data plane, Model.__call__", r"\(kserve/"),
     (
         "FastAPI/Starlette middleware, request, response",
         r"\((fastapi|starlette|anyio)/|\(contextlib|\(typing|\(opentelemetry",

@@ -9,6 +9,7 @@ seconds of start-up that a linear artifact never pays. Training uses the same fo
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from typing import Any
 
 import joblib
@@ -33,6 +34,9 @@ class PipelineScorer:
 
     def probability_malignant(self, features: np.ndarray) -> np.ndarray:
         return self.pipeline.predict_proba(features)[:, 1]
+
+    def probability_of_one(self, values: Sequence[float]) -> float:
+        return float(self.probability_malignant(np.array([values], dtype=np.float64))[0])
 
 
 def unpickle(content: bytes) -> Any:

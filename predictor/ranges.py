@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from operator import gt, lt
+
 import numpy as np
 from prometheus_client import Counter
 
@@ -29,6 +32,14 @@ class RangeChecker:
         span = self.training_high - self.training_low
         self.low = self.training_low - margin * span
         self.high = self.training_high + margin * span
+        self._low_list, self._high_list = self.low.tolist(), self.high.tolist()
+
+    def contains(self, values: Sequence[float]) -> bool:
+        """True when every value of one instance is in range (no warning, nothing counted).
+
+        Plain float comparisons: for one instance cheaper than numpy's, and the same answer.
+        """
+        return not (any(map(lt, values, self._low_list)) or any(map(gt, values, self._high_list)))
 
     def warnings(self, features: np.ndarray) -> list[list[dict]] | None:
         """Per-instance warnings, or None when every value is in range (the common case)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 
 import numpy as np
@@ -28,27 +29,35 @@ _PREDICTION_HEADS = np.array(
     ],
     dtype=object,
 )
+_NEGATIVE_HEAD, _POSITIVE_HEAD = _PREDICTION_HEADS.tolist()
 _PREDICTION_TAIL = b',"warnings":[]}'
+_OPENING = b'{"predictions":['
 
 
 # Indexed by (probability >= threshold): an object array hands back the same str objects.
 _LABELS = np.array([NEGATIVE_LABEL, POSITIVE_LABEL], dtype=object)
 # Up to this many predictions a Python comprehension beats numpy's per-call overhead.
 SMALL_BATCH = 16
+# One instance's probability is a Python list of one float (no array was worth building).
+Probabilities = np.ndarray | list[float]
 
 
-def decide_labels(probabilities: np.ndarray, threshold: float) -> list[str]:
+def as_list(probabilities: Probabilities) -> list[float]:
+    return probabilities if type(probabilities) is list else probabilities.tolist()
+
+
+def decide_labels(probabilities: Probabilities, threshold: float) -> list[str]:
     """Malignant when the probability reaches the artifact's threshold."""
-    if probabilities.shape[0] <= SMALL_BATCH:
+    if len(probabilities) <= SMALL_BATCH:
         return [
             POSITIVE_LABEL if probability >= threshold else NEGATIVE_LABEL
-            for probability in probabilities.tolist()
+            for probability in as_list(probabilities)
         ]
     return _LABELS[(probabilities >= threshold).view(np.uint8)].tolist()
 
 
 def v1_body(
-    probabilities: np.ndarray,
+    probabilities: Probabilities,
     threshold: float,
     model_name: str,
     model_version: str,
@@ -58,7 +67,7 @@ def v1_body(
     no_warnings: list = []
     predictions = [
         {"label": label, PROBABILITY_OUTPUT: probability, "warnings": no_warnings}
-        for label, probability in zip(labels, probabilities.tolist(), strict=True)
+        for label, probability in zip(labels, as_list(probabilities), strict=True)
     ]
     if warnings is not None:
         for prediction, instance_warnings in zip(predictions, warnings, strict=True):
@@ -67,26 +76,36 @@ def v1_body(
 
 
 def v1_json(
-    probabilities: np.ndarray, threshold: float, model_name: str, model_version: str
+    probabilities: Probabilities, threshold: float, model_name: str, model_version: str
 ) -> bytes:
     """``orjson.dumps(v1_body(...), option=ORJSON_OPTIONS)`` without warnings, built faster.
 
-    The same bytes (the probabilities go through the same orjson float formatting), but
-    for a batch no dict per prediction: each is the label's fixed head, the formatted
-    probability and a fixed tail, joined at C level.
+    The same bytes (the probabilities go through the same orjson float formatting), but no
+    dict per prediction: each is the label's fixed head, the formatted probability and a
+    fixed tail, joined at C level inside the envelope's bytes (made once per model version).
     """
-    if probabilities.shape[0] <= SMALL_BATCH:
-        body = v1_body(probabilities, threshold, model_name, model_version)
-        return orjson.dumps(body, option=ORJSON_OPTIONS)
-    numbers = orjson.dumps(probabilities.tolist())[1:-1].split(b",")
-    heads = _PREDICTION_HEADS[(probabilities >= threshold).view(np.uint8)].tolist()
+    values = as_list(probabilities)
+    rest = _envelope_rest(threshold, model_name, model_version)
+    if len(values) == 1:  # one instance, the common case: nothing to split or zip
+        head = _POSITIVE_HEAD if values[0] >= threshold else _NEGATIVE_HEAD
+        return b"".join((_OPENING, head, orjson.dumps(values[0]), _PREDICTION_TAIL, rest))
+    numbers = orjson.dumps(values)[1:-1].split(b",")
+    if len(values) <= SMALL_BATCH:
+        heads = [_POSITIVE_HEAD if value >= threshold else _NEGATIVE_HEAD for value in values]
+    else:
+        positives = (np.asarray(probabilities) >= threshold).view(np.uint8)
+        heads = _PREDICTION_HEADS[positives].tolist()
     predictions = (_PREDICTION_TAIL + b",").join(map(b"".join, zip(heads, numbers, strict=True)))
+    return _OPENING + predictions + _PREDICTION_TAIL + rest
+
+
+@functools.lru_cache(maxsize=8)
+def _envelope_rest(threshold: float, model_name: str, model_version: str) -> bytes:
+    """What follows the predictions: ``],"model_name":...}``."""
     rest = orjson.dumps(
         envelope("predictions", [], threshold, model_name, model_version), option=ORJSON_OPTIONS
     )
-    # rest is {"predictions":[],"model_name":...}: splice the predictions into its list.
-    opening = b'{"predictions":['
-    return opening + predictions + _PREDICTION_TAIL + rest[len(opening) :]
+    return rest[len(_OPENING) :]
 
 
 def envelope(key: str, items: list, threshold: float, model_name: str, model_version: str) -> dict:

@@ -113,8 +113,8 @@ OPTIONS = (
            BOOLEAN, "serve KServe's /v2/repository/models/<name>/load|unload (anyone who "
            "can reach the port could unload the model)", switch=True),
     Option("enable_fastpath", "ENABLE_FASTPATH", True, _boolean, BOOLEAN,
-           "route POST :predict straight to KServe's endpoint, drop KServe's timing "
-           "middleware when its lines would not be printed, and use uvloop (responses are "
+           "answer POST :predict in a fast lane in front of KServe's app (the model's own "
+           "pipeline, without FastAPI) and use uvloop (responses, metrics and log lines are "
            "identical either way; false is an escape hatch)"),
     Option("enable_grpc_reflection", "ENABLE_GRPC_REFLECTION", False, _boolean, BOOLEAN,
            "offer gRPC server reflection (grpcurl list/describe) next to the inference and "

@@ -1,15 +1,17 @@
 """Strict request validation: every value must be a finite JSON number, in the right place.
 
 The happy path is vectorised (every value packed as a C double in one ``struct`` call, or
-for a few instances C-level ``map``/``set`` over the decoded JSON, then one ``np.array``);
-only a request that fails it is walked value by value, to name the first problems precisely
-(instance index, feature, what was expected, what arrived).
+for a few instances C-level ``map``/``set`` over the decoded JSON, then one ``np.array``; one
+instance stays a sequence of floats); only a request that fails it is walked value by value,
+to name the first problems precisely (instance index, feature, what was expected, what
+arrived: :mod:`predictor.problems`).
 """
 
 from __future__ import annotations
 
 import math
 import struct
+from collections.abc import Sequence
 from itertools import chain
 from operator import itemgetter
 from typing import Any
@@ -19,8 +21,11 @@ import orjson
 from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferRequest
 
+from predictor.problems import describe, is_finite_number, json_type, shorten, value_problem
+
 INSTANCES_KEY = "instances"
 NUMBER_TYPES = frozenset({int, float})
+FLOAT_ONLY = {float}
 V2_DATATYPES = ("FP32", "FP64")
 MAX_REPORTED_PROBLEMS = 5
 # Below this many instances the per-value type check is the cheaper one.
@@ -28,22 +33,6 @@ PACKED_MIN_ROWS = 5
 # More than 1 in this many cells equal to 0 or 1: checking them one by one costs more than
 # the per-value type check.
 MAX_ZERO_ONE_SHARE = 16
-JSON_TYPE_NAMES = {
-    type(None): "null",
-    bool: "a boolean",
-    str: "a string",
-    list: "a list",
-    dict: "an object",
-    int: "a number",
-    float: "a number",
-}
-
-
-def json_type(value: Any) -> str:
-    """Describe a decoded JSON value the way a client wrote it."""
-    if isinstance(value, bool | None | str):
-        return f"{JSON_TYPE_NAMES[type(value)]} ({orjson.dumps(value).decode()[:40]})"
-    return JSON_TYPE_NAMES.get(type(value), type(value).__name__)
 
 
 class FeatureValidator:
@@ -60,6 +49,11 @@ class FeatureValidator:
 
     def v1(self, payload: Any) -> np.ndarray:
         """Validate a V1 body (decoded dict, or raw bytes/str from a non-JSON content type)."""
+        features = self.v1_features(payload)
+        return features if isinstance(features, np.ndarray) else np.array([features], dtype=float)
+
+    def v1_features(self, payload: Any) -> np.ndarray | Sequence[float]:
+        """:meth:`v1`, but one instance stays a sequence of floats (see :func:`_finite_row`)."""
         if isinstance(payload, bytes | bytearray | memoryview | str):
             payload = decode_json(payload)
         if not isinstance(payload, dict):
@@ -113,7 +107,9 @@ class FeatureValidator:
             return None
         return self._finite_matrix(rows)
 
-    def _finite_matrix(self, rows: list) -> np.ndarray | None:
+    def _finite_matrix(self, rows: list) -> np.ndarray | Sequence[float] | None:
+        if len(rows) == 1:
+            return _finite_row(rows[0])
         matrix = self._packed_matrix(rows)
         if matrix is None:
             # bool is not a subclass match here: type(True) is bool, so booleans fail this check.
@@ -177,18 +173,18 @@ class FeatureValidator:
                     f"got {len(instance)}"
                 ]
             named = zip(self.feature_names, instance, strict=True)
-            return [p for name, value in named if (p := _value_problem(where, name, value))]
+            return [p for name, value in named if (p := value_problem(where, name, value))]
         if isinstance(instance, dict):
             missing = [name for name in self.feature_names if name not in instance]
             unknown = [key for key in instance if key not in self._feature_set]
             problems = []
             if missing:
-                problems.append(f"{where}: missing feature(s) {_shorten(missing)}")
+                problems.append(f"{where}: missing feature(s) {shorten(missing)}")
             if unknown:
-                problems.append(f"{where}: unknown feature(s) {_shorten(unknown)}")
+                problems.append(f"{where}: unknown feature(s) {shorten(unknown)}")
             present = [(name, instance[name]) for name in self.feature_names if name in instance]
             return problems + [
-                p for name, value in present if (p := _value_problem(where, name, value))
+                p for name, value in present if (p := value_problem(where, name, value))
             ]
         return [
             f"{where}: expected a list of {self.n_features} numbers or an object mapping the "
@@ -252,11 +248,11 @@ class FeatureValidator:
                 return np.array(data, dtype=np.float64).reshape(shape)
         except OverflowError:
             pass  # an integer beyond float64, named below
-        position = next(i for i, v in enumerate(data) if not _is_finite_number(v))
+        position = next(i for i, v in enumerate(data) if not is_finite_number(v))
         row, column = divmod(position, shape[1])
         raise InvalidInput(
             f"{where}: instance {row}, feature {self.feature_names[column]!r}: expected a "
-            f"finite number, got {_describe(data[position])}"
+            f"finite number, got {describe(data[position])}"
         )
 
 
@@ -268,30 +264,19 @@ def decode_json(body: bytes | bytearray | memoryview | str) -> Any:
         raise InvalidInput(f"request body is not valid JSON: {error}") from None
 
 
-def _value_problem(where: str, name: str, value: Any) -> str | None:
-    if _is_finite_number(value):
+def _finite_row(values: Sequence) -> Sequence[float] | None:
+    """One instance's values as finite floats (ints rounded as numpy would), or None.
+
+    Without numpy: for 30 values its per-call overhead costs more than the checks. A finite
+    sum proves every value finite (an infinity or NaN would make it one; a sum that
+    overflows only sends a valid instance down the slower path).
+    """
+    kinds = set(map(type, values))
+    try:
+        if kinds != FLOAT_ONLY:
+            if not kinds <= NUMBER_TYPES:
+                return None  # booleans too: type(True) is bool
+            values = list(map(float, values))
+        return values if math.isfinite(sum(values)) else None
+    except OverflowError:  # an integer beyond float64: named by the slow path
         return None
-    return f"{where}, feature {name!r}: expected a finite number, got {_describe(value)}"
-
-
-def _is_finite_number(value: Any) -> bool:
-    """A JSON number that is finite as a float64 (not a bool, not 1e400, not a 400-digit int)."""
-    if type(value) is float:
-        return math.isfinite(value)
-    if type(value) is int:
-        try:
-            return math.isfinite(float(value))
-        except OverflowError:
-            return False
-    return False
-
-
-def _describe(value: Any) -> str:
-    if type(value) is int:
-        return f"an integer of {len(str(abs(value)))} digits, beyond float64"
-    return f"{value!r}" if type(value) is float else json_type(value)
-
-
-def _shorten(names: list[str]) -> str:
-    shown = ", ".join(repr(n) for n in names[:3])
-    return shown + (f" and {len(names) - 3} more" if len(names) > 3 else "")

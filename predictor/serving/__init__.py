@@ -8,11 +8,13 @@ upgrade fixes one, its canary fails and names the code to delete):
 * :mod:`.server`    wiring: KServe's REST (single- or multi-process) and gRPC servers with
                     everything below, started from one :class:`~.server.ServerOptions`;
 * :mod:`.drain`     graceful drain on SIGTERM (readiness 503, ``Connection: close``);
-* :mod:`.limits`    request limits: body size, JSON depth, time to answer;
+* :mod:`.limits`    request limits: body size, JSON depth, time to answer
+                    (:mod:`.deadlines`: one timer for all requests in flight);
 * :mod:`.routes`    routes KServe registers that this server refuses;
 * :mod:`.decoding`  client input KServe cannot decode is a 400, not a 500;
 * :mod:`.workers`   supervision of ``--workers > 1`` processes;
-* :mod:`.fastpath`  speed-ups that keep every response identical;
+* :mod:`.fastlane`  V1 predictions answered in front of KServe's app, identically;
+* :mod:`.eventloop` uvloop for the single-process server;
 * :mod:`.startup`   the garbage collector paused while importing, frozen after load;
 * :mod:`.logs`      one logging setup for the predictor, KServe and uvicorn.
 

@@ -13,7 +13,8 @@ naming the limit and the flag that sets it:
 
 The model's scoring is synchronous and runs on the event loop, so the timeout cannot cut a
 prediction short: it bounds reading the body, waiting for the loop under overload, and any
-awaited work. A request that has started its response is never replaced by an error.
+awaited work (to within :mod:`.deadlines`' tick). A request that has started its response is
+never replaced by an error.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from predictor.serving.deadlines import Deadlines
 from predictor.serving.encoding import (
     Inflater,
     InflatesTooLarge,
@@ -108,6 +110,8 @@ class RequestLimitMiddleware:
     def __init__(self, app: Any, limits: Limits):
         self.app = app
         self.limits = limits
+        # One timer for all requests in flight (a timer per request costs more than the rest).
+        self.deadlines = Deadlines(limits.request_timeout) if limits.request_timeout else None
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -120,20 +124,23 @@ class RequestLimitMiddleware:
                 progress["started"] = True
             await send(message)
 
-        timeout = self.limits.request_timeout or None
-        deadline = asyncio.timeout(timeout)
+        deadlines = self.deadlines
+        deadline = deadlines.start() if deadlines is not None else None
         try:
-            async with deadline:
-                await self._handle(scope, receive, tracking_send, progress)
-        except TimeoutError:
-            if not deadline.expired():
-                raise  # raised by the application itself, not our deadline
+            await self._handle(scope, receive, tracking_send, progress)
+        except asyncio.CancelledError:
+            if deadline is None or not deadlines.cut_off(deadline):
+                raise  # cancelled by someone else (server shutdown), not our deadline
             await self._timed_out(scope, send, progress)
         except _ClientGone:
             return
+        finally:
+            if deadline is not None:
+                deadlines.finish(deadline)
 
     async def _handle(self, scope: dict, receive: Any, send: Any, progress: dict) -> None:
         headers = scope.get("headers") or ()
+        max_depth = self.limits.max_json_depth
         try:
             encoding = content_encoding(headers)
             body = await self._read_body(headers, receive, encoding)
@@ -154,13 +161,13 @@ class RequestLimitMiddleware:
             headers = decoded_headers(headers, len(body))
             scope = {**scope, "headers": headers}
         if body and scope.get("method") in BODY_METHODS:
-            depth = json_depth(_json_part(headers, body), self.limits.max_json_depth)
-            if depth > self.limits.max_json_depth:
+            depth = json_depth(_json_part(headers, body), max_depth)
+            if depth > max_depth:
                 await reject(
                     send,
                     400,
                     f"request body is nested {depth} levels deep; at most "
-                    f"{self.limits.max_json_depth} are allowed (server flag --max_json_depth)",
+                    f"{max_depth} are allowed (server flag --max_json_depth)",
                 )
                 return
         replayed = False
@@ -179,12 +186,21 @@ class RequestLimitMiddleware:
         limit = self.limits.max_body_bytes
         declared = _content_length(headers)
         if declared is not None and declared > limit:
-            raise _BodyTooLarge(declared)
+            raise _BodyTooLarge(declared)  # not read at all
+        message = await receive()
+        if (
+            encoding is None
+            and message["type"] == "http.request"
+            and not message.get("more_body", False)
+        ):
+            body = message.get("body", b"")  # all of it at once: the common case
+            if len(body) > limit:
+                raise _BodyTooLarge(declared)
+            return body
         inflater = Inflater(encoding, limit) if encoding else None
         chunks: list[bytes] = []
         size = 0
         while True:
-            message = await receive()
             if message["type"] == "http.disconnect":
                 raise _ClientGone
             chunk = message.get("body", b"")
@@ -197,6 +213,7 @@ class RequestLimitMiddleware:
                 chunks.append(chunk)
             if not message.get("more_body", False):
                 break
+            message = await receive()
         if inflater is not None:
             inflater.finish()
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)

@@ -4,11 +4,17 @@
 server has drained. What it adds to ``kserve.ModelServer`` (0.21), one module each:
 graceful drain (:mod:`.drain`), request limits (:mod:`.limits`), refused routes and JSON
 error bodies (:mod:`.routes`), 400s for undecodable input (:mod:`.decoding`), worker
-supervision (:mod:`.workers`) and the fast path (:mod:`.fastpath`).
+supervision (:mod:`.workers`), the fast lane for V1 predictions (:mod:`.fastlane`), uvloop
+(:mod:`.eventloop`), gRPC health and drain (:mod:`.grpc`) and null-free V2 JSON
+(:mod:`.v2_json`).
 
-The middleware is added in :meth:`PredictorRESTServer.create_application`, which every
-``--workers`` child runs itself (each re-imports KServe's app, so middleware added in the
-parent would be lost).
+uvicorn serves our ASGI layers wrapped around KServe's app, outermost first::
+
+    DrainMiddleware(RefusedRoutesMiddleware(RequestLimitMiddleware(
+        FastLane(TidyV2JsonMiddleware(kserve_app)))))
+
+built in :meth:`PredictorRESTServer.create_application`, which every ``--workers`` child runs
+itself (each re-imports KServe's app, so an app built in the parent would be lost).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import logging
 import math
 import signal
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi.exceptions import RequestValidationError
 from kserve import Model, ModelServer
@@ -26,7 +33,7 @@ from kserve.constants.constants import FASTAPI_APP_IMPORT_STRING
 from kserve.protocol.rest.server import RESTServer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from predictor.serving import fastpath, startup
+from predictor.serving import eventloop, fastlane, startup
 from predictor.serving.decoding import ClientInputDataPlane
 from predictor.serving.drain import (
     DEFAULT_DRAIN_SECONDS,
@@ -109,18 +116,24 @@ class PredictorRESTServer(RESTServer):
         app = kserve_model_server.app
         app.add_exception_handler(RequestValidationError, validation_error_handler)
         app.add_exception_handler(StarletteHTTPException, http_error_handler)
-        # add_middleware puts each one outside the previous: the drain state is looked at
-        # first, then refused routes, then the limits; V2 JSON is tidied on its way out.
-        app.add_middleware(TidyV2JsonMiddleware)
-        app.add_middleware(RequestLimitMiddleware, limits=self.limits)
-        app.add_middleware(
-            RefusedRoutesMiddleware,
-            enable_model_repository_api=self.options.enable_model_repository_api,
+        # What uvicorn serves: config.app was KServe's import string until now.
+        self.config.app = self.wrap(app)
+
+    def wrap(self, app: Any) -> Any:
+        """KServe's app inside our layers: the drain state is looked at first, then refused
+        routes, then the limits (so the fast lane gets a body within them, decompressed);
+        V2 JSON from KServe's app is tidied on its way out."""
+        options = self.options
+        app = TidyV2JsonMiddleware(app)
+        if fastlane.wanted(
+            options.enable_fastpath, self.log.latency_logging, options.access_log_format
+        ):
+            app = fastlane.FastLane(app, self.dataplane.model_registry)
+        app = RequestLimitMiddleware(app, self.limits)
+        app = RefusedRoutesMiddleware(
+            app, enable_model_repository_api=options.enable_model_repository_api
         )
-        app.add_middleware(DrainMiddleware, drain=self.drain)
-        if self.options.enable_fastpath:
-            # Runs in every serving process (each --workers child builds its own app).
-            fastpath.tune_app(app)
+        return DrainMiddleware(app, self.drain)
 
     def run(self, sockets=None):
         """Entry point of each ``--workers > 1`` child: our logging, then KServe's run."""
@@ -208,7 +221,7 @@ class PredictorServer(ModelServer):
             self.servers.append(self._grpc_server.start(options.max_threads))
         if options.workers == 1 and options.enable_fastpath:
             # uvloop, as uvicorn picks for --workers > 1 children (asyncio.run would not).
-            fastpath.use_event_loop(options.event_loop)
+            eventloop.use_event_loop(options.event_loop)
         self.setup_event_loop()
         asyncio.run(self._serve())
         logger.info("server stopped")

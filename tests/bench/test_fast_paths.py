@@ -1,8 +1,10 @@
 """The speed-ups in predictor/ must give exactly what the straightforward code gave.
 
 Each fast path is compared with its reference: validation's packing of every value as a C
-double with the per-value type check, the pre-serialised V1 body with orjson's rendering of
-the dict, the lean ``Model.__call__`` with KServe's, the label lookup with ``np.where``.
+double with the per-value type check, one instance checked without numpy with the per-value
+walk, one instance scored in Python floats with numpy's matrix product, the pre-serialised
+V1 body with orjson's rendering of the dict, the synchronous pipeline (``answer``) with
+KServe's ``Model.__call__``, the label lookup with ``np.where``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from kserve.errors import InvalidInput
 from kserve.metrics import PRE_HIST_TIME, PREDICT_HIST_TIME
 from kserve.model import InferenceVerb
 from kserve.protocol.infer_type import InferInput, InferRequest, InferResponse
+from sklearn.datasets import load_breast_cancer
 
 from predictor import validation
 from predictor.model import BreastCancerModel, ModelOptions, ValidatedBatch
@@ -151,6 +154,74 @@ def test_any_batch_gets_the_same_answer_as_the_exact_path(base, count, edits) ->
     assert_same_outcome(validator, {"instances": rows})
 
 
+def one_by_one(validator: FeatureValidator, instance) -> np.ndarray:
+    """The reference for one instance: the per-value walk that names every problem."""
+    return validator._checked_one_by_one([instance])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    base=st.lists(st.floats(-1e6, 1e6) | st.integers(-5, 5), min_size=N, max_size=N),
+    edits=st.lists(st.tuples(st.integers(0, N - 1), JSON_VALUES), max_size=2),
+    as_object=st.booleans(),
+)
+def test_one_instance_gets_the_same_answer_as_the_per_value_walk(base, edits, as_object):
+    validator = FeatureValidator(list(FEATURE_NAMES), max_instances=10_000)
+    for column, value in edits:
+        base[column] = value
+    instance = dict(zip(FEATURE_NAMES, base, strict=True)) if as_object else base
+    fast = outcome(validator.v1_features, {"instances": [instance]})
+    reference = outcome(lambda i: one_by_one(validator, i), instance)
+    assert fast[0] == reference[0]
+    if fast[0] == "ok":
+        # A sequence of floats, or (values whose sum overflows) the matrix of the slow path.
+        np.testing.assert_array_equal(np.array(fast[1], ndmin=2, dtype=float), reference[1])
+    else:
+        assert fast[1] == reference[1]
+
+
+@pytest.mark.parametrize("row", [ROW, [int(v) for v in ROW], [1e308, 1e308, *ROW[2:]]])
+def test_one_instance_stays_python_floats_unless_its_sum_overflows(validator, row) -> None:
+    features = validator.v1_features({"instances": [row]})
+    if row[0] == 1e308:
+        assert isinstance(features, np.ndarray) and features.shape == (1, N)
+    else:
+        assert not isinstance(features, np.ndarray)
+        assert all(type(value) is float for value in features)
+    np.testing.assert_array_equal(np.array(features, ndmin=2), [row])
+
+
+@pytest.fixture(scope="module")
+def scorer(trained_dir):
+    loaded = BreastCancerModel("breast-cancer", trained_dir)
+    loaded.load()
+    assert loaded.scorer.kind == "linear"
+    return loaded.scorer
+
+
+def test_one_instance_scores_as_numpy_does_to_the_last_bits(scorer) -> None:
+    rows = load_breast_cancer().data
+    numpy_scores = scorer.probability_malignant(rows)
+    python_scores = np.array([scorer.probability_of_one(row) for row in rows.tolist()])
+    # math.fsum rounds the sum once; BLAS rounds it its own way (it differs between a row
+    # alone and the same row in a batch by as much): the last bits only.
+    np.testing.assert_allclose(python_scores, numpy_scores, rtol=1e-14, atol=1e-300)
+    assert np.array_equal(python_scores >= 0.5, numpy_scores >= 0.5)
+
+
+@pytest.mark.parametrize("scale", [1e3, 1e200, -1e200, 1e308, -1e308, None])
+@pytest.mark.filterwarnings("ignore:(overflow|invalid value) encountered:RuntimeWarning")
+def test_one_instance_at_the_extremes_scores_as_numpy_does(scorer, scale) -> None:
+    """Log-odds far beyond exp's range, products that overflow to infinity, and infinities
+    of both signs (None: numpy's answer is nan)."""
+    if scale is None:
+        row = [1e308] * len(scorer.weights)
+    else:
+        row = (np.sign(scorer.weights) * scale).tolist()
+    expected = scorer.probability_malignant(np.array([row]))[0]
+    assert scorer.probability_of_one(row) == pytest.approx(expected, nan_ok=True, abs=1e-15)
+
+
 @pytest.mark.parametrize("count", [1, 2, 16, 17, 1000])
 def test_labels_match_np_where(count: int) -> None:
     probabilities = np.random.default_rng(count).random(count)
@@ -170,6 +241,7 @@ def test_v1_json_is_orjson_of_v1_body(probabilities, threshold) -> None:
     array = np.array(probabilities, dtype=np.float64)
     expected = orjson.dumps(v1_body(array, threshold, "m", "v1"), option=ORJSON_OPTIONS)
     assert v1_json(array, threshold, "m", "v1") == expected
+    assert v1_json(array.tolist(), threshold, "m", "v1") == expected  # one instance's form
 
 
 def test_v1_json_for_a_big_batch_and_extreme_values() -> None:
@@ -179,7 +251,7 @@ def test_v1_json_for_a_big_batch_and_extreme_values() -> None:
     assert v1_json(array, 0.2, "breast-cancer", "x") == expected
 
 
-# ---- the lean Model.__call__ -----------------------------------------------------------------
+# ---- the synchronous pipeline (answer) ---------------------------------------------------------
 
 
 @pytest.fixture
@@ -195,7 +267,7 @@ def training_row(model: BreastCancerModel) -> list[float]:
 
 async def test_v1_call_returns_the_bytes_orjson_renders_from_predict(big_model) -> None:
     row = training_row(big_model)
-    for count in (1, 40):
+    for count in (1, 2, 40):
         payload = {"instances": [row] * count}
         body, headers = await big_model(payload, headers={})
         expected = big_model.predict(big_model.preprocess(payload))
@@ -261,9 +333,26 @@ async def test_latency_line_when_latency_logging_is_on(big_model, caplog) -> Non
 def test_model_survives_pickling_for_workers(big_model) -> None:
     copy = pickle.loads(pickle.dumps(big_model))
     assert set(copy._histograms) == {"preprocess", "predict", "explain", "postprocess"}
-    features = np.array([training_row(big_model)])
-    batch_ = ValidatedBatch(features)
-    assert copy._predict_v1_json(batch_) == big_model._predict_v1_json(batch_)
+    for features in (np.array([training_row(big_model)] * 2), training_row(big_model)):
+        batch_ = ValidatedBatch(features)
+        assert copy.predict_json(batch_) == big_model.predict_json(batch_)
+
+
+class AsyncPredictModel(BreastCancerModel):
+    """A subclass whose predict is a coroutine: answer() cannot run it."""
+
+    async def predict(self, payload, headers=None):
+        return BreastCancerModel.predict(self, payload, headers)
+
+
+async def test_a_subclass_with_an_async_handler_takes_kserves_pipeline(trained_dir) -> None:
+    model = AsyncPredictModel("breast-cancer", trained_dir)
+    model.load()
+    assert not model.answers_synchronously
+    payload = {"instances": [training_row(model)]}
+    response, headers = await model(payload, headers={})
+    assert isinstance(response, dict) and headers == {}  # KServe's __call__ returns the dict
+    assert response["predictions"][0]["label"] in ("benign", "malignant")
 
 
 def test_access_logger_has_no_handler_when_off() -> None:
