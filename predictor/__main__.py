@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from predictor.serving import startup  # cheap: standard library only
+import sys
+
+from predictor.serving import multiprocess_metrics, startup  # cheap: standard library only
 
 if __name__ == "__main__":
     # No cyclic GC while KServe and NumPy import (~7% of start-up); see startup.
     startup.begin()
+    # Before prometheus_client is first imported: it picks its mode then (see there).
+    multiprocess_metrics.prepare(sys.argv[1:])
     startup.import_kserve()  # minus pandas and the Kubernetes client; see there
 
 import logging
 import os
-import sys
 
 from predictor.artifact import ArtifactError
 from predictor.model import BreastCancerModel

@@ -13,6 +13,7 @@ from kserve.protocol.infer_type import InferRequest, InferResponse
 
 from predictor.explain import explain_linear, unavailable
 from predictor.loader import Artifact, load_artifact
+from predictor.metrics import REQUEST_INSTANCES, record_loaded_model
 from predictor.pipeline import SynchronousModel
 from predictor.ranges import RangeChecker
 from predictor.responses import (
@@ -43,6 +44,11 @@ class ValidatedBatch:
 
     features: np.ndarray | Sequence[float]
     v2_request: InferRequest | None = None
+
+    @property
+    def count(self) -> int:
+        """How many instances the request carried."""
+        return self.features.shape[0] if isinstance(self.features, np.ndarray) else 1
 
     @property
     def matrix(self) -> np.ndarray:
@@ -93,14 +99,18 @@ class BreastCancerModel(SynchronousModel):
             artifact.threshold,
             artifact.manifest_sha256 or "none: format_version 1",
         )
+        record_loaded_model(self.name, artifact.version)
         # The readiness probe (GET /v1/models/<name>) turns 200 only from here on.
         self.ready = True
         return self.ready
 
     def preprocess(self, payload, headers: dict[str, str] | None = None) -> ValidatedBatch:
         if isinstance(payload, InferRequest):
-            return ValidatedBatch(self.validator.v2(payload), payload)
-        return ValidatedBatch(self.validator.v1_features(payload))
+            batch = ValidatedBatch(self.validator.v2(payload), payload)
+        else:
+            batch = ValidatedBatch(self.validator.v1_features(payload))
+        REQUEST_INSTANCES.observe(batch.count)  # valid requests only: invalid ones raised
+        return batch
 
     def validate(self, payload):
         """Nothing left to check: ``preprocess`` has validated every value (KServe's

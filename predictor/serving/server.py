@@ -10,11 +10,13 @@ supervision (:mod:`.workers`), the fast lane for V1 predictions (:mod:`.fastlane
 
 uvicorn serves our ASGI layers wrapped around KServe's app, outermost first::
 
-    DrainMiddleware(RefusedRoutesMiddleware(RequestLimitMiddleware(
-        FastLane(TidyV2JsonMiddleware(kserve_app)))))
+    HttpMetrics([MultiProcessMetrics](DrainMiddleware(RefusedRoutesMiddleware(
+        RequestLimitMiddleware(FastLane(TidyV2JsonMiddleware(kserve_app)))))))
 
-built in :meth:`PredictorRESTServer.create_application`, which every ``--workers`` child runs
-itself (each re-imports KServe's app, so an app built in the parent would be lost).
+(request metrics in :mod:`.http_metrics`; ``/metrics`` summed over ``--workers`` by
+:mod:`.multiprocess_metrics`, when that mode is on), built in
+:meth:`PredictorRESTServer.create_application`, which every ``--workers`` child runs itself
+(each re-imports KServe's app, so an app built in the parent would be lost).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from kserve.constants.constants import FASTAPI_APP_IMPORT_STRING
 from kserve.protocol.rest.server import RESTServer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from predictor.serving import eventloop, fastlane, startup
+from predictor.serving import eventloop, fastlane, multiprocess_metrics, startup
 from predictor.serving.decoding import ClientInputDataPlane
 from predictor.serving.drain import (
     DEFAULT_DRAIN_SECONDS,
@@ -42,6 +44,7 @@ from predictor.serving.drain import (
     DrainMiddleware,
 )
 from predictor.serving.grpc import PredictorGRPCServer
+from predictor.serving.http_metrics import HttpMetrics
 from predictor.serving.limits import Limits, RequestLimitMiddleware
 from predictor.serving.logs import LogSettings, configure_logging
 from predictor.serving.routes import (
@@ -133,7 +136,12 @@ class PredictorRESTServer(RESTServer):
         app = RefusedRoutesMiddleware(
             app, enable_model_repository_api=options.enable_model_repository_api
         )
-        return DrainMiddleware(app, self.drain)
+        app = DrainMiddleware(app, self.drain)
+        # Outermost: every answer is counted, /metrics scrapes too (endpoint "other").
+        metrics_dir = multiprocess_metrics.active_directory()
+        if metrics_dir is not None:
+            app = multiprocess_metrics.MultiProcessMetrics(app, metrics_dir)
+        return HttpMetrics(app)
 
     def run(self, sockets=None):
         """Entry point of each ``--workers > 1`` child: our logging, then KServe's run."""

@@ -69,3 +69,17 @@ def metric_names(query: str) -> set[str]:
     promql_parser.walk(promql_parser.parse(query), visit)
     assert unnamed == [], f"selectors without a metric name: {unnamed}"
     return names
+
+
+def selector_labels(query: str) -> dict[str, set[str]]:
+    """Label names each metric's selectors match on, per metric name."""
+    found: dict[str, set[str]] = {}
+
+    def visit(node: Any) -> bool:
+        if isinstance(node, promql_parser.VectorSelector) and node.name:
+            names = {m.name for m in node.matchers.matchers if m.name != "__name__"}
+            found.setdefault(node.name, set()).update(names)
+        return True
+
+    promql_parser.walk(promql_parser.parse(query), visit)
+    return found

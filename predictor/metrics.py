@@ -1,0 +1,29 @@
+"""The model's Prometheus metrics beside KServe's stage histograms and the range counters.
+
+Module-level, as Prometheus clients expect. In multi-process mode (``--workers > 1``) each
+process writes its own values and ``/metrics`` sums them; the version gauge takes the
+maximum instead, as every process serves the same version.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Gauge, Histogram
+
+# One instance (the usual request) up to the default --max_instances.
+INSTANCE_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)
+REQUEST_INSTANCES = Histogram(
+    "breast_cancer_request_instances",
+    "Instances in each validated prediction or explanation request (V1, V2 REST, gRPC).",
+    buckets=INSTANCE_BUCKETS,
+)
+MODEL_INFO = Gauge(
+    "breast_cancer_model_info",
+    "1 for the model this server loaded: its name and artifact version.",
+    ["model_name", "model_version"],
+    multiprocess_mode="max",
+)
+
+
+def record_loaded_model(name: str, version: str) -> None:
+    """Publish the served version (dashboards count pods per version during a rollout)."""
+    MODEL_INFO.labels(model_name=name, model_version=version).set(1)
