@@ -200,3 +200,18 @@ def test_every_dashboard_query_parses_and_selects_one_release() -> None:
         assert metric_names(query), where
         if where.startswith("panel"):
             assert 'namespace="ml", pod=~"breast-cancer-predictor-.+"' in query, where
+
+
+@pytest.mark.parametrize("workers", [1, 2, 4])
+def test_several_workers_share_a_metrics_directory_on_the_tmp_emptydir(render, workers) -> None:
+    rendered = render({"predictor": {"workers": workers}})
+    container = rendered.predictor_container()
+    env = {item["name"]: item.get("value") for item in container["env"]}
+    if workers == 1:
+        assert "PROMETHEUS_MULTIPROC_DIR" not in env
+        return
+    directory = env["PROMETHEUS_MULTIPROC_DIR"]
+    (tmp,) = [m for m in container["volumeMounts"] if directory.startswith(m["mountPath"] + "/")]
+    volumes = {v["name"]: v for v in rendered.predictor()["volumes"]}
+    assert "emptyDir" in volumes[tmp["name"]]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True

@@ -70,3 +70,16 @@ The monitors scrape the predictor's own container port, which only Standard mode
 {{- fail (printf "metrics.%s.enabled=true needs deploymentMode=Standard, got %s (Knative renames the predictor's port): use metrics.podAnnotations there" .which .root.Values.deploymentMode) }}
 {{- end }}
 {{- end }}
+
+{{/*
+With more than one worker process per pod, each writes its metric values to files in this
+directory and /metrics sums them (prometheus_client's multi-process mode; the predictor empties
+it at start, as an emptyDir outlives a container restart). Under /tmp, the pod's writable
+emptyDir: the root filesystem is read-only.
+*/}}
+{{- define "breast-cancer.multiprocessEnv" -}}
+{{- if gt (int .Values.predictor.workers) 1 }}
+- name: PROMETHEUS_MULTIPROC_DIR
+  value: /tmp/prometheus-multiproc
+{{- end }}
+{{- end }}
