@@ -354,6 +354,67 @@ check_pod_deletion_under_load() {
     "$(jq -r '"\(.requests) requests in \(.seconds) s, \(.failed) failed"' <<<"$summary")"
 }
 
+# A second release with --workers 2 on the first release's model claim (no training): every
+# scrape of one pod's /metrics must report all N predictions, whichever worker answered each,
+# and KServe's webhook must have left the chart's prometheus.io/port alone.
+check_metrics_two_workers() {
+  local release=workers isvc=workers-breast-cancer requests=100 port pod scrape count counts
+  helm upgrade --install "$release" "$CHART" --namespace "$NAMESPACE" \
+    --set training.enabled=false --set "storage.pvc.existingClaim=$ISVC-models" \
+    --set autoscaling.enabled=false --set predictor.workers=2 --wait --timeout "$HELM_TIMEOUT" >&2
+  kubectl -n "$NAMESPACE" wait --for=condition=Ready "inferenceservice/$isvc" --timeout=300s >&2
+  kubectl -n "$NAMESPACE" rollout status "deployment/$isvc-predictor" --timeout=300s >&2
+  pod="$(kubectl -n "$NAMESPACE" get pods -l "serving.kserve.io/inferenceservice=$isvc" \
+    --field-selector=status.phase=Running -o jsonpath='{.items[0].metadata.name}')"
+  kubectl -n "$NAMESPACE" get pod "$pod" -o json | jq -e '
+    .metadata.annotations as $a
+    | $a["prometheus.io/scrape"] == "true" and $a["prometheus.io/port"] == "8080"
+    and $a["prometheus.io/path"] == "/metrics"
+    and ((.spec.containers[] | select(.name == "kserve-container")).env
+      | any(.name == "PROMETHEUS_MULTIPROC_DIR"))' >/dev/null || {
+    echo "pod $pod lacks the chart's scrape annotations or PROMETHEUS_MULTIPROC_DIR" >&2
+    return 1
+  }
+  port="$(free_port)"
+  port_forward "pod/$pod" "$port:8080"
+  for _ in $(seq 1 "$requests"); do
+    # curl opens a new connection each time, which either worker may accept.
+    [[ "$(curl -sS -o /dev/null -w '%{http_code}' --data-binary @examples/valid_request.json \
+      "http://127.0.0.1:$port/v1/models/$MODEL_NAME:predict")" == 200 ]]
+  done
+  counts=""
+  for _ in 1 2 3 4 5; do
+    scrape="$(curl -sS "http://127.0.0.1:$port/metrics")"
+    count="$(sed -n 's/^breast_cancer_http_requests_total{endpoint="predict",status_class="2xx"} //p' \
+      <<<"$scrape")"
+    counts="$counts ${count%.0}"
+    [[ "${count%.0}" == "$requests" ]] || {
+      echo "a scrape reported ${count:-no} predictions, $requests were answered" >&2
+      return 1
+    }
+  done
+  stop_background
+  # Which worker answered how many, from each process's own metrics file.
+  local per_process
+  per_process="$(kubectl -n "$NAMESPACE" exec "$pod" -c kserve-container -- python -c '
+import glob, json, os
+from prometheus_client.mmap_dict import MmapedDict
+found = []
+for path in glob.glob(os.path.join(os.environ["PROMETHEUS_MULTIPROC_DIR"], "counter_*.db")):
+    for key, value, _, _ in MmapedDict.read_all_values_from_file(path):
+        _, name, labels, _ = json.loads(key)
+        if name == "breast_cancer_http_requests_total" and labels == {"endpoint": "predict", "status_class": "2xx"} and value:
+            found.append(int(value))
+print(" ".join(map(str, sorted(found))))')"
+  [[ "$(wc -w <<<"$per_process")" -eq 2 ]] || {
+    echo "predictions per worker process: '$per_process' (expected two workers)" >&2
+    return 1
+  }
+  helm uninstall "$release" --namespace "$NAMESPACE" --wait >&2
+  detail "--workers 2: $requests predictions, per worker process: $per_process;" \
+    "5 scrapes reported:$counts; pod annotated prometheus.io/port 8080 after KServe's webhook"
+}
+
 hpa_field() {
   kubectl -n "$NAMESPACE" get hpa "$PREDICTOR" -o json 2>/dev/null | jq -r "$1" 2>/dev/null || true
 }
@@ -556,6 +617,7 @@ main() {
   check hpa check_hpa || true
   check upgrade-under-load check_upgrade_under_load || true
   check pod-deletion-under-load check_pod_deletion_under_load || true
+  check metrics-two-workers check_metrics_two_workers || true
   check s3 check_s3 || true
   check uninstall-keeps-pvc check_uninstall || true
   check plain-manifests check_plain_manifests || true
