@@ -6,6 +6,7 @@ own CRD schemas (fetched at test time, see tests/chart/crds.py)."""
 from __future__ import annotations
 
 import json
+import re
 
 import helm_python as helm
 import kubernetes_validate
@@ -215,3 +216,17 @@ def test_several_workers_share_a_metrics_directory_on_the_tmp_emptydir(render, w
     volumes = {v["name"]: v for v in rendered.predictor()["volumes"]}
     assert "emptyDir" in volumes[tmp["name"]]
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
+
+
+@pytest.mark.parametrize(
+    ("pod", "isvc"),
+    [
+        ("breast-cancer-predictor-7d9f8c6b5-x2x9q", "breast-cancer"),  # Standard: a Deployment
+        ("tumour-prod-predictor-00001-deployment-5f7c9d-abcde", "tumour-prod"),  # Knative
+    ],
+)
+def test_the_dashboard_reads_the_inferenceservice_from_pod_names(pod: str, isvc: str) -> None:
+    (variable,) = [v for v in dashboard()["templating"]["list"] if v["name"] == "isvc"]
+    match = re.fullmatch(variable["regex"].strip("/"), pod)
+    assert match and match.group(1) == isvc
+    assert re.fullmatch(f"{isvc}-predictor-.+", pod)  # what the panels' selectors match
