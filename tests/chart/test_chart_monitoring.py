@@ -14,7 +14,7 @@ import promql_parser
 import pytest
 
 from tests.chart import crds
-from tests.chart.conftest import KUBE_VERSION, NAMESPACE, Rendered
+from tests.chart.conftest import CHART_DIR, KUBE_VERSION, NAMESPACE, Rendered
 from tests.chart.promql import (
     DASHBOARD_FILE,
     dashboard,
@@ -230,3 +230,9 @@ def test_the_dashboard_reads_the_inferenceservice_from_pod_names(pod: str, isvc:
     match = re.fullmatch(variable["regex"].strip("/"), pod)
     assert match and match.group(1) == isvc
     assert re.fullmatch(f"{isvc}-predictor-.+", pod)  # what the panels' selectors match
+
+
+def test_helm_lint_is_clean_with_every_monitoring_object() -> None:
+    report = helm.lint(CHART_DIR, ALL_ON, strict=True, kube_version=f"v{KUBE_VERSION}")
+    serious = [m for m in report["messages"] if m["severity"] >= 2]
+    assert report["errors"] == [] and serious == [], report
