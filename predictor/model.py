@@ -99,7 +99,11 @@ class BreastCancerModel(SynchronousModel):
 
     def preprocess(self, payload, headers: dict[str, str] | None = None) -> ValidatedBatch:
         if isinstance(payload, InferRequest):
-            return ValidatedBatch(self.validator.v2(payload), payload)
+            features = self.validator.v2(payload)
+            if isinstance(features, np.ndarray) and features.shape[0] == 1:
+                # One instance goes the Python-float way, as a V1 one does (ValidatedBatch).
+                features = features[0].tolist()
+            return ValidatedBatch(features, payload)
         return ValidatedBatch(self.validator.v1_features(payload))
 
     def validate(self, payload):
