@@ -11,9 +11,10 @@ from bench.scenarios import MIN_COLD_STARTS
 from bench.servers import ours
 
 # Ours' p99, V1 1 instance at 16 connections, in bench/RESULTS.md of the full run of
-# 2026-11-27 (commit 3203079 plus uncommitted changes, as that file says): the previous
-# run's tail, which a faster request path must not make worse.
-TODAY_V1_P99_MS = 2.92
+# 2026-11-27 (a quiet machine): 2.92 ms against KServe's floor's 2.75 ms in the same run. A
+# faster request path must not make the tail worse; as absolute milliseconds move with the
+# machine's load several-fold, the tail is judged against the floor's in the same run.
+PREVIOUS_V1_P99_VS_FLOOR = 2.92 / 2.75
 COLD_START_RATIO = 0.6
 
 # (measured text, met) for one server, or None when the run lacks the figures.
@@ -61,6 +62,11 @@ def baseline(scenario: str, key: str) -> Callable[[Results], float | None]:
     return lambda results: results.median("baseline", scenario, key)
 
 
+def floor_p99(results: Results) -> float | None:
+    """KServe's floor's median p99, V1 1 instance at 16 connections, in the same run."""
+    return results.median("floor", "v1-1x16", "p99_ms")
+
+
 def big_request(results: Results, name: str) -> tuple[str, bool] | None:
     big = results.median(name, "v1-10k", "p50_ms")
     base = results.median("baseline", "v1-10k", "p50_ms")
@@ -103,8 +109,9 @@ TARGETS = (
         at_most("v1-1x16", "p99_ms", baseline("v1-1x16", "p99_ms"), 0.5, "ms"),
     ),
     Target(
-        "1 instance, 16 conns: p99 no worse than the previous run's",
-        at_most("v1-1x16", "p99_ms", lambda _: TODAY_V1_P99_MS, 1.0, "ms"),
+        "1 instance, 16 conns: p99 no worse than the previous run's "
+        f"({PREVIOUS_V1_P99_VS_FLOOR:.2f}x the floor's p99 in the same run)",
+        at_most("v1-1x16", "p99_ms", floor_p99, PREVIOUS_V1_P99_VS_FLOOR, "ms"),
     ),
     Target(
         "100 instances, 16 conns: >= 2.5x baseline req/s", rps_ratio("v1-100x16", "baseline", 2.5)

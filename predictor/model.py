@@ -106,7 +106,11 @@ class BreastCancerModel(SynchronousModel):
 
     def preprocess(self, payload, headers: dict[str, str] | None = None) -> ValidatedBatch:
         if isinstance(payload, InferRequest):
-            batch = ValidatedBatch(self.validator.v2(payload), payload)
+            features = self.validator.v2(payload)
+            if isinstance(features, np.ndarray) and features.shape[0] == 1:
+                # One instance goes the Python-float way, as a V1 one does (ValidatedBatch).
+                features = features[0].tolist()
+            batch = ValidatedBatch(features, payload)
         else:
             batch = ValidatedBatch(self.validator.v1_features(payload))
         REQUEST_INSTANCES.observe(batch.count)  # valid requests only: invalid ones raised

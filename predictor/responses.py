@@ -119,7 +119,7 @@ def envelope(key: str, items: list, threshold: float, model_name: str, model_ver
 
 def v2_response(
     request: InferRequest,
-    probabilities: np.ndarray,
+    probabilities: Probabilities,
     threshold: float,
     model_name: str,
     model_version: str,
@@ -132,9 +132,9 @@ def v2_response(
     for outputs asked for with ``"binary_data": true`` (or all, with the request parameter
     ``"binary_data_output": true``, which an output's own ``binary_data`` overrides).
     """
-    count = [int(probabilities.shape[0])]
+    count = [len(probabilities)]
     outputs = {
-        PROBABILITY_OUTPUT: InferOutput(PROBABILITY_OUTPUT, count, "FP64", probabilities.tolist()),
+        PROBABILITY_OUTPUT: InferOutput(PROBABILITY_OUTPUT, count, "FP64", as_list(probabilities)),
         LABEL_OUTPUT: InferOutput(
             LABEL_OUTPUT, count, "BYTES", decide_labels(probabilities, threshold)
         ),

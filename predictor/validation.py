@@ -193,8 +193,13 @@ class FeatureValidator:
 
     # ---- V2 (REST and gRPC) ----------------------------------------------------------------
 
-    def v2(self, request: InferRequest) -> np.ndarray:
-        """Validate an Open Inference Protocol request: one FP32/FP64 tensor of [N, features]."""
+    def v2(self, request: InferRequest) -> np.ndarray | Sequence[float]:
+        """Validate an Open Inference Protocol request: one FP32/FP64 tensor of [N, features].
+
+        Returns:
+            The float64 matrix, or for one instance sent as JSON/typed contents its values as
+            Python floats (as ``v1_features`` returns one instance).
+        """
         if len(request.inputs) != 1:
             raise InvalidInput(
                 f"expected exactly 1 input tensor of shape [N, {self.n_features}], "
@@ -213,10 +218,16 @@ class FeatureValidator:
                 f"{where}: shape must be [N, {self.n_features}] with N >= 1, got {shape}"
             )
         self._check_count(shape[0])
+        if shape[0] == 1 and getattr(tensor, "_raw_data", None) is None:
+            data = tensor.data
+            if type(data) is list and len(data) == self.n_features:
+                row = _finite_row(data)
+                if row is not None:
+                    return row
         matrix = self._tensor_values(where, tensor, shape)
-        bad = np.argwhere(~np.isfinite(matrix))
-        if bad.size:
-            row, column = (int(v) for v in bad[0])
+        finite = np.isfinite(matrix)
+        if not finite.all():
+            row, column = (int(v) for v in np.argwhere(~finite)[0])
             raise InvalidInput(
                 f"{where}: instance {row}, feature {self.feature_names[column]!r}: expected a "
                 f"finite number, got {matrix[row, column]}"

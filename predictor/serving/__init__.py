@@ -9,13 +9,19 @@ upgrade fixes one, its canary fails and names the code to delete):
                     everything below, started from one :class:`~.server.ServerOptions`;
 * :mod:`.drain`     graceful drain on SIGTERM (readiness 503, ``Connection: close``);
 * :mod:`.limits`    request limits: body size, JSON depth, time to answer
-                    (:mod:`.deadlines`: one timer for all requests in flight);
-* :mod:`.routes`    routes KServe registers that this server refuses;
+                    (:mod:`.deadlines`: one timer for all requests in flight;
+                    :mod:`.encoding`: gzip/deflate bodies, bounded while inflating);
+* :mod:`.routes`    routes KServe registers that this server refuses, 405 for non-POST verbs;
+* :mod:`.rejection` one JSON error and one WARNING line per refused request;
 * :mod:`.decoding`  client input KServe cannot decode is a 400, not a 500;
+* :mod:`.fastlane`  V1 predictions and V2 JSON inference answered in front of KServe's app,
+                    identically (:mod:`.fastlane_v2`: the V2 half);
+* :mod:`.v2_json`   V2 JSON answers without ``null`` members;
+* :mod:`.grpc`      KServe's gRPC server plus the standard health service (and reflection);
 * :mod:`.workers`   supervision of ``--workers > 1`` processes;
-* :mod:`.fastlane`  V1 predictions answered in front of KServe's app, identically;
 * :mod:`.eventloop` uvloop for the single-process server;
 * :mod:`.startup`   the garbage collector paused while importing, frozen after load;
+                    (:mod:`.deferred_imports`: KServe's unused heavy imports made lazy);
 * :mod:`.logs`      one logging setup for the predictor, KServe and uvicorn.
 
 Importing this package is cheap (no KServe): ``startup`` runs before the heavy imports.

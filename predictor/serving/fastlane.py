@@ -42,6 +42,8 @@ from kserve.errors import (
     UnsupportedProtocol,
 )
 
+from predictor.serving import fastlane_v2
+
 # Where KServe's error handlers log ("Exception:" with the exception); our log filter turns
 # a client error into one WARNING line, here as there.
 KSERVE_LOGGER = logging.getLogger("kserve")
@@ -114,11 +116,16 @@ class FastLane:
     def __init__(self, app: Any, registry: ModelRegistry):
         self.app = app
         self.registry = registry
-        self._names: dict[str, str] = {}  # path -> model name, for paths of lane models
+        # path -> (model name, is V2), for paths of lane models
+        self._routes: dict[str, tuple[str, bool]] = {}
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        model = self._model(scope)
-        if model is None or not await model.healthy():
+        route = self._route(scope)
+        if route is None:
+            await self.app(scope, receive, send)
+            return
+        model, name, v2 = route
+        if not await model.healthy():
             await self.app(scope, receive, send)
             return
         headers = {
@@ -136,17 +143,19 @@ class FastLane:
             body = await _read_body(message, receive)
             if body is None:
                 return  # the client left before sending its body
-        payload = _decoded(body, headers.get("content-type"))
-        if payload is NOT_DECODED:
-            await self.app(scope, _replay(body, receive), send)
-            return
         try:
+            payload = _v2_request(body, headers, name) if v2 else _decoded(body, headers)
+            if payload is NOT_DECODED:
+                await self.app(scope, _replay(body, receive), send)
+                return
             content, response_headers = model.answer(payload, headers)
+            if v2:
+                content = fastlane_v2.response_body(content)
         except Exception as error:
             await _send_error(send, error)
             return
         length = (b"content-length", str(len(content)).encode())
-        if response_headers == JSON_RESPONSE_HEADERS:
+        if v2 or response_headers == JSON_RESPONSE_HEADERS:
             raw_headers = [JSON_CONTENT_TYPE_HEADER, length]
         else:
             raw_headers = [
@@ -158,35 +167,42 @@ class FastLane:
         await send({"type": "http.response.start", "status": 200, "headers": raw_headers})
         await send({"type": "http.response.body", "body": content})
 
-    def _model(self, scope: dict) -> LaneModel | None:
-        """The model a ``POST /v1/models/<name>:predict`` is for, if the lane may answer it."""
+    def _route(self, scope: dict) -> tuple[LaneModel, str, bool] | None:
+        """The model a V1 ``:predict`` or a V2 ``/infer`` is for, its name, and whether it is
+        V2; None when the lane may not answer it."""
         if scope["type"] != "http" or scope["method"] != "POST" or scope.get("root_path"):
             return None
         path = scope["path"]
-        remembered = self._names.get(path)
-        name = remembered
-        if name is None:
-            if not (path.startswith(PREFIX) and path.endswith(SUFFIX)):
+        remembered = self._routes.get(path)
+        if remembered is None:
+            if path.startswith(PREFIX) and path.endswith(SUFFIX):
+                name = path[len(PREFIX) : -len(SUFFIX)]
+                if not name or "/" in name:
+                    return None  # not KServe's route (``/v1/models/{model_name}:predict``)
+                route = (name, False)
+            elif (name := fastlane_v2.model_name(path)) is not None:
+                route = (name, True)
+            else:
                 return None
-            name = path[len(PREFIX) : -len(SUFFIX)]
-            if not name or "/" in name:
-                return None  # not KServe's route (``/v1/models/{model_name}:predict``)
+        else:
+            route = remembered
         # Looked up for every request: the repository's models can change (load/unload).
-        model = self.registry.get_model(name)
+        model = self.registry.get_model(route[0])
         if not getattr(model, "answers_synchronously", False):
             return None
-        if remembered is None and len(self._names) < MAX_REMEMBERED_PATHS:
-            self._names[path] = name
-        return model
+        if remembered is None and len(self._routes) < MAX_REMEMBERED_PATHS:
+            self._routes[path] = route
+        return model, route[0], route[1]
 
 
-def _decoded(body: bytes, content_type: str | None) -> Any:
+def _decoded(body: bytes, headers: dict[str, str]) -> Any:
     """The payload KServe's data plane hands the model, or NOT_DECODED when KServe must.
 
     JSON content types are parsed (a body that does not parse, or a JSON object that may
     be a structured CloudEvent, is left to KServe); any other content type reaches the
     model as the raw bytes, which it parses itself.
     """
+    content_type = headers.get("content-type")
     if content_type is not None and content_type not in JSON_CONTENT_TYPES:
         return body
     try:
@@ -196,6 +212,25 @@ def _decoded(body: bytes, content_type: str | None) -> Any:
     if type(payload) is dict and CLOUDEVENT_KEY in payload:
         return NOT_DECODED
     return payload
+
+
+def _v2_request(body: bytes, headers: dict[str, str], name: str) -> Any:
+    """The InferRequest KServe's V2 route would build, or NOT_DECODED when KServe must.
+
+    Only JSON bodies (no content type, or ``application/json``): FastAPI parses those as
+    JSON and hands anything else to KServe as bytes.
+    """
+    content_type = headers.get("content-type")
+    if content_type is not None and content_type.partition(";")[0].strip().lower() != (
+        "application/json"
+    ):
+        return NOT_DECODED
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return NOT_DECODED
+    request = fastlane_v2.infer_request(payload, name)
+    return NOT_DECODED if request is None else request
 
 
 async def _read_body(message: dict, receive: Any) -> bytes | None:

@@ -4,9 +4,9 @@
 server has drained. What it adds to ``kserve.ModelServer`` (0.21), one module each:
 graceful drain (:mod:`.drain`), request limits (:mod:`.limits`), refused routes and JSON
 error bodies (:mod:`.routes`), 400s for undecodable input (:mod:`.decoding`), worker
-supervision (:mod:`.workers`), the fast lane for V1 predictions (:mod:`.fastlane`), uvloop
-(:mod:`.eventloop`), gRPC health and drain (:mod:`.grpc`) and null-free V2 JSON
-(:mod:`.v2_json`).
+supervision (:mod:`.workers`), the fast lane for V1 and V2 JSON predictions
+(:mod:`.fastlane`), uvloop (:mod:`.eventloop`), gRPC health and drain (:mod:`.grpc`) and
+null-free V2 JSON (:mod:`.v2_json`).
 
 uvicorn serves our ASGI layers wrapped around KServe's app, outermost first::
 

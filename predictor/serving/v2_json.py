@@ -62,15 +62,15 @@ def _without_nulls(body: bytes) -> bytes | None:
         document = orjson.loads(body)
     except orjson.JSONDecodeError:
         return None
-    tidied = _drop_nulls(document)
+    tidied = drop_nulls(document)
     return orjson.dumps(tidied) if tidied != document else None
 
 
-def _drop_nulls(value: Any) -> Any:
+def drop_nulls(value: Any) -> Any:
     if isinstance(value, dict):
-        return {key: _drop_nulls(item) for key, item in value.items() if item is not None}
+        return {key: drop_nulls(item) for key, item in value.items() if item is not None}
     if isinstance(value, list):
-        return [_drop_nulls(item) if isinstance(item, dict | list) else item for item in value]
+        return [drop_nulls(item) if isinstance(item, dict | list) else item for item in value]
     return value
 
 

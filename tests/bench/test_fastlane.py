@@ -113,3 +113,53 @@ async def test_a_prediction_is_the_same_bytes_in_process(apps) -> None:
     kserve, lane = await answers(apps, json=load_example("valid_batch_request.json"))
     assert kserve == lane
     assert kserve[0] == 200
+
+
+class KServeReached(Exception):
+    """Raised by the stand-in for KServe's app: the lane handed the request on."""
+
+
+async def kserve_stand_in(scope, receive, send) -> None:
+    raise KServeReached(scope["path"])
+
+
+V2_INFER = f"/v2/models/{MODEL_NAME}/infer"
+V2_ONE = {"inputs": [{"name": "features", "shape": [1, 30], "datatype": "FP64", "data": []}]}
+
+
+def v2_one(**extra) -> dict:
+    row = load_example("valid_request.json")["instances"][0]
+    return {"inputs": [{**V2_ONE["inputs"][0], "data": row}], **extra}
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [(PREDICT, load_example("valid_request.json")), (V2_INFER, v2_one())],
+    ids=["v1 predict", "v2 infer"],
+)
+async def test_the_lane_answers_valid_predictions_itself(model, path: str, body: dict) -> None:
+    registry = ModelRepository()
+    registry.update(model)
+    transport = httpx.ASGITransport(app=FastLane(kserve_stand_in, registry))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.post(path, json=body)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        v2_one(parameters={"binary_data_output": True}),
+        v2_one(outputs=[{"name": "label", "parameters": {"binary_data": True}}]),
+        {"inputs": "not a list"},
+    ],
+    ids=["binary outputs", "binary output of one", "not KServe's InferenceRequest"],
+)
+async def test_the_lane_leaves_what_it_does_not_imitate_to_kserve(model, body: dict) -> None:
+    registry = ModelRepository()
+    registry.update(model)
+    transport = httpx.ASGITransport(app=FastLane(kserve_stand_in, registry))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        with pytest.raises(KServeReached):
+            await client.post(V2_INFER, json=body)

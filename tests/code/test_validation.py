@@ -114,6 +114,15 @@ def test_v2_accepts_flat_and_nested(validator: FeatureValidator) -> None:
     assert flat.shape == (2, N)
 
 
+def test_v2_one_instance_is_its_values_as_python_floats(validator: FeatureValidator) -> None:
+    """As V1 returns one instance (flat data): the values the matrix path gives, as floats."""
+    ints = [round(value) for value in ROW]
+    for data in (ROW, ints):
+        values = validator.v2(v2_request(data, [1, N]))
+        assert type(values) is list and all(type(value) is float for value in values)
+        np.testing.assert_array_equal(values, validator.v2(v2_request(data * 2, [2, N]))[0])
+
+
 V2_REJECTED = {
     "two inputs": (v2_request(ROW, [1, N], inputs=2), "exactly 1 input"),
     "int datatype": (v2_request(ROW, [1, N], datatype="INT64"), "datatype must be one of"),
