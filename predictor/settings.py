@@ -127,7 +127,7 @@ OPTIONS = (
     Option("log_level", "LOG_LEVEL", "INFO", _log_level, " | ".join(LOG_LEVELS),
            "level of the server's own log lines"),
     Option("enable_access_log", "ENABLE_ACCESS_LOG", False, _boolean, BOOLEAN,
-           "log one line per HTTP request", switch=True),
+           "log one line per HTTP request and per gRPC call", switch=True),
     Option("model_name", "MODEL_NAME", "breast-cancer", str, "a name",
            "name the model is served under (URL paths, metrics)"),
 )  # fmt: skip

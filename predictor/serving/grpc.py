@@ -38,10 +38,20 @@ SERVING = health_pb2.HealthCheckResponse.SERVING
 class PredictorGRPCServer(GRPCServer):
     """KServe's gRPC server with ``grpc.health.v1`` tied to readiness and drain."""
 
-    def __init__(self, *args, drain: Drain, reflection: bool = False, **kwargs):
+    def __init__(
+        self, *args, drain: Drain, reflection: bool = False, log_calls: bool = False, **kwargs
+    ):
         super().__init__(*args, **kwargs)
         self.health = health_aio.HealthServicer()
         self.reflection = reflection
+        # KServe's LoggingInterceptor writes an INFO line per call, health probes included:
+        # a gRPC access log, so it follows --enable_access_log like uvicorn's (canary:
+        # tests/upstream/test_logging.py).
+        self.interceptors = (
+            (LoggingInterceptor(), ExceptionToStatusInterceptor())
+            if log_calls
+            else (ExceptionToStatusInterceptor(),)
+        )
         self._loop: asyncio.AbstractEventLoop | None = None
         drain.on_begin(self._not_serving)
 
@@ -49,7 +59,7 @@ class PredictorGRPCServer(GRPCServer):
         self._loop = asyncio.get_running_loop()
         self._server = aio.server(
             futures.ThreadPoolExecutor(max_workers=max_workers),
-            interceptors=(LoggingInterceptor(), ExceptionToStatusInterceptor()),
+            interceptors=self.interceptors,
             options=[
                 ("grpc.max_send_message_length", self._kwargs["grpc_max_send_message_length"]),
                 (

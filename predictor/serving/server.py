@@ -215,6 +215,7 @@ class PredictorServer(ModelServer):
                 grace_period=self.grace_period,
                 drain=rest.drain,
                 reflection=options.enable_grpc_reflection,
+                log_calls=self.log.access_log,
             )
         if options.workers > 1:
             require_picklable(self.dataplane, options.workers)

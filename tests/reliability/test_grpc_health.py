@@ -47,3 +47,14 @@ def test_an_unknown_service_is_not_found(server) -> None:
             assert error.code() == grpc.StatusCode.NOT_FOUND
         else:
             raise AssertionError("an unknown service must be NOT_FOUND")
+
+
+def test_grpc_calls_are_logged_only_with_the_access_log(trained_dir: Path, tmp_path) -> None:
+    """A line per call, probes included, is an access log: off by default, like uvicorn's."""
+    logged = {}
+    for flags in ((), ("--enable_access_log",)):
+        with running_predictor(trained_dir, tmp_path, *flags) as server:
+            assert check(server.grpc_target) == SERVING
+            # KServe's interceptor logs (and flushes) before the call is answered.
+            logged[flags] = "grpc method: /grpc.health.v1.Health/Check" in server.log()
+    assert logged == {(): False, ("--enable_access_log",): True}
