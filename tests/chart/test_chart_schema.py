@@ -106,6 +106,9 @@ def test_defaults_pass_the_schema(chart: helm.Chart) -> None:
         {"fullnameOverride": "Breast_Cancer"},
         {"replicas": 3},
         {"training": {"hookDeletePolicy": "never"}},
+        {"training": {"keepVersions": 0}},
+        {"model": {"version": "../other-release"}},
+        {"model": {"version": ".hidden"}},
     ],
     ids=lambda values: json.dumps(values, separators=(",", ":")),
 )

@@ -43,7 +43,9 @@ def test_training_job_writes_the_claim_and_path_the_predictor_reads(
     mounts = [m for m in container["volumeMounts"] if "persistentVolumeClaim" in volumes[m["name"]]]
     assert len(mounts) == 1 and "subPath" not in mounts[0]
     assert volumes[mounts[0]["name"]]["persistentVolumeClaim"]["claimName"] == claim
-    assert flag(container["args"], "--output") == f"{mounts[0]['mountPath']}/{path}"
+    # KServe mounts the pinned version directory: the one the Job writes under --output.
+    served = f"{flag(container['args'], '--output')}/{flag(container['args'], '--version')}"
+    assert served == f"{mounts[0]['mountPath']}/{path}"
 
 
 def test_predictor_gets_model_dir_mnt_models_and_its_flags(rendered_sets) -> None:
@@ -99,7 +101,7 @@ def test_custom_names_reach_every_object(rendered_sets) -> None:
     assert rendered.one("PersistentVolumeClaim")["spec"]["storageClassName"] == "nfs-rwx"
     assert rendered.predictor()["serviceAccountName"] == "tumour-prod"
     storage_uri = env(rendered.predictor_container())["STORAGE_URI"]["value"]
-    assert storage_uri == "pvc://tumour-prod-models/models/tumour"
+    assert storage_uri == "pvc://tumour-prod-models/models/tumour/rev-1"
     pdb = rendered.one("PodDisruptionBudget")
     assert pdb["spec"]["selector"]["matchLabels"]["serving.kserve.io/inferenceservice"] == (
         "tumour-prod"
@@ -144,13 +146,15 @@ def test_existing_claim_is_used_and_not_created(rendered_sets) -> None:
         "pvc://shared-models/"
     )
     args = rendered.job()["spec"]["template"]["spec"]["containers"][0]["args"]
-    assert "--skip-if-present" in args and args[-2:] == ["--seed", "7"]
+    assert args[-2:] == ["--seed", "7"]
 
 
 def test_s3_variant_shares_the_uri_and_passes_the_secret(rendered_sets) -> None:
     rendered = rendered_sets["s3"]
     assert rendered.of_kind("PersistentVolumeClaim") == []
-    assert env(rendered.predictor_container())["STORAGE_URI"]["value"] == S3_VALUES["uri"]
+    assert env(rendered.predictor_container())["STORAGE_URI"]["value"] == (
+        f"{S3_VALUES['uri']}/rev-1"
+    )
     container = rendered.job()["spec"]["template"]["spec"]["containers"][0]
     assert flag(container["args"], "--output") == S3_VALUES["uri"]
     assert "volumeMounts" in container and all(
