@@ -109,6 +109,11 @@ def test_defaults_pass_the_schema(chart: helm.Chart) -> None:
         {"training": {"keepVersions": 0}},
         {"model": {"version": "../other-release"}},
         {"model": {"version": ".hidden"}},
+        {"networkPolicy": {"enabled": "yes"}},
+        {"networkPolicy": {"ingress": {"podSelector": {"app": "client"}}}},
+        {"networkPolicy": {"ingress": {"namespaces": ["Not_A_Namespace"]}}},
+        {"networkPolicy": {"ingress": {"extraFrom": {"ipBlock": {"cidr": "10.0.0.0/8"}}}}},
+        {"networkPolicy": {"training": {"s3To": "10.0.0.0/8"}}},
     ],
     ids=lambda values: json.dumps(values, separators=(",", ":")),
 )
