@@ -159,22 +159,6 @@ ready_replicas() {
   kubectl -n "$NAMESPACE" get deployment "$PREDICTOR" -o jsonpath='{.status.readyReplicas}'
 }
 
-# wait_rollout REVISION: until the predictor Deployment carries the training revision and
-# has rolled out completely.
-wait_rollout() {
-  local revision="$1"
-  for _ in $(seq 1 120); do
-    if kubectl -n "$NAMESPACE" get deployment "$PREDICTOR" -o json | jq -e --arg r "$revision" \
-      '.spec.template.metadata.annotations["breast-cancer/training-revision"] == $r' >/dev/null; then
-      kubectl -n "$NAMESPACE" rollout status "deployment/$PREDICTOR" --timeout=300s >&2
-      return 0
-    fi
-    sleep 1
-  done
-  echo "the predictor Deployment never got training revision $revision" >&2
-  return 1
-}
-
 release_revision() { helm -n "$NAMESPACE" status "$RELEASE" -o json | jq -r .version; }
 
 # The model version the InferenceService names (the chart's breast-cancer/model-version).
@@ -385,14 +369,14 @@ check_upgrade_under_load() {
   local revision summary version
   helm upgrade "$RELEASE" "$CHART" --namespace "$NAMESPACE" --reuse-values \
     --set autoscaling.enabled=false --set replicaCount=2 --wait --timeout "$HELM_TIMEOUT" >&2
-  wait_rollout "$(release_revision)"
+  wait_served "rev-$(release_revision)"
   [[ "$(ready_replicas)" == 2 ]]
   start_load e2e-load-upgrade valid_request.json 2
   sleep 5
   helm upgrade "$RELEASE" "$CHART" --namespace "$NAMESPACE" --reuse-values \
     --wait --timeout "$HELM_TIMEOUT" >&2
   revision="$(release_revision)"
-  wait_rollout "$revision"
+  wait_served "rev-$revision"
   sleep 5
   summary="$(stop_load e2e-load-upgrade)"
   echo "$summary" >&2

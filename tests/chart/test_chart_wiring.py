@@ -267,13 +267,31 @@ def test_standard_mode_is_the_default(rendered_sets) -> None:
     assert annotations["serving.kserve.io/deploymentMode"] == "Standard"
 
 
-def test_retraining_rolls_the_predictor(render) -> None:
-    key = "breast-cancer/training-revision"
-    first = render(revision=1).predictor()["annotations"][key]
-    second = render(revision=2).predictor()["annotations"][key]
-    assert first != second
-    for values in ({"training": {"enabled": False}}, {"training": {"skipIfPresent": True}}):
-        assert key not in render(values).predictor().get("annotations", {})
+def pod_template(render, values: dict, revision: int) -> tuple:
+    """What KServe copies into the predictor Deployment's pod template that the chart varies."""
+    predictor = render(values, revision=revision).predictor()
+    storage_uri = env(predictor["containers"][0])["STORAGE_URI"]["value"]
+    return storage_uri, predictor.get("annotations")
+
+
+@pytest.mark.parametrize(
+    "values", [{}, {"model": {"version": "golden"}}], ids=["own-version", "fixed-version"]
+)
+def test_retraining_rolls_the_predictor(render, values: dict) -> None:
+    """A new version directory, or a new annotation when a fixed version is retrained."""
+    assert pod_template(render, values, 1) != pod_template(render, values, 2)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"training": {"enabled": False}},
+        {"training": {"skipIfPresent": True}, "model": {"version": "golden"}},
+    ],
+    ids=["no-training", "kept-version"],
+)
+def test_an_upgrade_without_retraining_leaves_the_pods_alone(render, values: dict) -> None:
+    assert pod_template(render, values, 1) == pod_template(render, values, 2)
 
 
 def test_notes_show_port_forward_and_curl(rendered_sets) -> None:
