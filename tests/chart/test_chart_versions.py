@@ -42,7 +42,8 @@ def test_the_served_version_is_the_directory_training_writes(render) -> None:
 
 def test_s3_pins_the_version_prefix(render) -> None:
     rendered = render({"storage": {"type": "s3", "s3": S3_VALUES}}, revision=4)
-    assert storage_uri(rendered) == "s3://models/breast-cancer/rev-4"
+    # The trailing "/" keeps KServe's prefix download from also fetching rev-40, rev-41...
+    assert storage_uri(rendered) == "s3://models/breast-cancer/rev-4/"
     assert flag(job_args(rendered), "--output") == "s3://models/breast-cancer"
     assert flag(job_args(rendered), "--version") == "rev-4"
 

@@ -153,7 +153,7 @@ def test_s3_variant_shares_the_uri_and_passes_the_secret(rendered_sets) -> None:
     rendered = rendered_sets["s3"]
     assert rendered.of_kind("PersistentVolumeClaim") == []
     assert env(rendered.predictor_container())["STORAGE_URI"]["value"] == (
-        f"{S3_VALUES['uri']}/rev-1"
+        f"{S3_VALUES['uri']}/rev-1/"
     )
     container = rendered.job()["spec"]["template"]["spec"]["containers"][0]
     assert flag(container["args"], "--output") == S3_VALUES["uri"]

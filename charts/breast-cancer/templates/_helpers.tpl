@@ -149,11 +149,13 @@ model again. Empty (training disabled, no model.version): the predictor follows 
 
 {{/*
 Model location the predictor reads: the storage URI, down to the pinned version directory.
+An s3:// one ends with "/": KServe's storage initializer downloads every key that starts with
+the prefix, and "<prefix>/rev-1" would also match rev-10, rev-11...
 */}}
 {{- define "breast-cancer.servedUri" -}}
 {{- $version := include "breast-cancer.modelVersion" . }}
 {{- if $version }}
-{{- printf "%s/%s" (include "breast-cancer.storageUri" .) $version }}
+{{- printf "%s/%s%s" (include "breast-cancer.storageUri" .) $version (ternary "/" "" (eq .Values.storage.type "s3")) }}
 {{- else }}
 {{- include "breast-cancer.storageUri" . }}
 {{- end }}
