@@ -167,15 +167,23 @@ served_version() {
     jq -r '.metadata.annotations["breast-cancer/model-version"] // ""'
 }
 
-# wait_served VERSION: until the predictor Deployment's STORAGE_URI names the model version
-# and the Deployment has rolled out completely.
+# wait_served VERSION: until the predictor Deployment's STORAGE_URI names the model version,
+# the Deployment has rolled out completely and no old pod is still terminating (a
+# port-forward to the Service could pick one).
 wait_served() {
   for _ in $(seq 1 120); do
     if kubectl -n "$NAMESPACE" get deployment "$PREDICTOR" -o json | jq -e --arg v "$1" '
       .spec.template.spec.containers[] | select(.name == "kserve-container") | .env[]
       | select(.name == "STORAGE_URI") | .value | endswith("/" + $v)' >/dev/null; then
       kubectl -n "$NAMESPACE" rollout status "deployment/$PREDICTOR" --timeout=300s >&2
-      return 0
+      for _ in $(seq 1 120); do
+        kubectl -n "$NAMESPACE" get pods -l "serving.kserve.io/inferenceservice=$ISVC" -o json |
+          jq -e '[.items[] | select(.metadata.deletionTimestamp)] | length == 0' >/dev/null &&
+          return 0
+        sleep 1
+      done
+      echo "old predictor pods still terminating after 120 s" >&2
+      return 1
     fi
     sleep 1
   done
