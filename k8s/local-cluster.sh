@@ -493,13 +493,21 @@ remove_new_empty_nft_tables() {
   done < <(nft list tables 2>/dev/null)
 }
 
-# kube-router's ipsets, once no iptables rule refers to them any more.
+owned_ipsets() { ipset list -n 2>/dev/null | grep -E '^(inet6:)?KUBE-' || true; }
+
+# kube-router's ipsets, once no iptables rule refers to them any more. The kernel drops the
+# removed rules' references to a set a moment later, so a first destroy can fail: retry.
 remove_owned_ipsets() {
   command -v ipset >/dev/null || return 0
   local set
-  for set in $(ipset list -n 2>/dev/null | grep -E '^(inet6:)?KUBE-' || true); do
-    ipset destroy "$set" 2>/dev/null || log "could not destroy ipset $set"
+  for _ in $(seq 1 20); do
+    for set in $(owned_ipsets); do
+      ipset destroy "$set" 2>/dev/null || true
+    done
+    [[ -z "$(owned_ipsets)" ]] && return 0
+    sleep 0.5
   done
+  log "could not destroy ipsets: $(owned_ipsets | tr '\n' ' ')"
 }
 
 teardown_network() {
