@@ -84,3 +84,9 @@ def test_without_training_the_predictor_serves_model_version_or_latest(
     assert rendered.of_kind("Job") == []
     annotations = rendered.isvc()["metadata"]["annotations"]
     assert annotations.get(ANNOTATION) == (version or None)
+
+
+def test_notes_name_the_location_the_predictor_serves(render) -> None:
+    rendered = render(revision=6)
+    assert f"from {storage_uri(rendered)}." in rendered.notes
+    assert storage_uri(rendered).endswith("/rev-6")
