@@ -472,11 +472,14 @@ check_routes() {
 OWNED_CHAINS='(KUBE|CNI)-[A-Za-z0-9_-]*'
 
 remove_owned_iptables() {
-  local tool table
+  local tool table dump
   for tool in iptables ip6tables; do
     for table in filter nat mangle raw; do
-      "$tool-save" -t "$table" 2>/dev/null | grep -qE "$OWNED_CHAINS" || continue
-      "$tool-save" -t "$table" 2>/dev/null | grep -vE -- "^:$OWNED_CHAINS |-j $OWNED_CHAINS|^-A $OWNED_CHAINS " |
+      # Saved once into a variable: `save | grep -q` under pipefail fails when grep exits
+      # early and save gets SIGPIPE, which skipped big tables.
+      dump="$("$tool-save" -t "$table" 2>/dev/null)" || continue
+      grep -qE "$OWNED_CHAINS" <<<"$dump" || continue
+      grep -vE -- "^:$OWNED_CHAINS |-j $OWNED_CHAINS|^-A $OWNED_CHAINS " <<<"$dump" |
         "$tool-restore" -T "$table" || log "could not clean $tool table $table"
     done
   done
@@ -495,8 +498,8 @@ remove_new_empty_nft_tables() {
 
 owned_ipsets() { ipset list -n 2>/dev/null | grep -E '^(inet6:)?KUBE-' || true; }
 
-# kube-router's ipsets, once no iptables rule refers to them any more. The kernel drops the
-# removed rules' references to a set a moment later, so a first destroy can fail: retry.
+# kube-router's ipsets, once no iptables rule refers to them any more (after the owned chains
+# and the emptied tables are gone); a set still referenced cannot be destroyed, so retry.
 remove_owned_ipsets() {
   command -v ipset >/dev/null || return 0
   local set
@@ -512,8 +515,8 @@ remove_owned_ipsets() {
 
 teardown_network() {
   remove_owned_iptables
-  remove_owned_ipsets
   [[ -f "$RUN_DIR/host-state.saved" ]] && remove_new_empty_nft_tables
+  remove_owned_ipsets
   ip route del "$SERVICE_CIDR" dev "$BRIDGE" 2>/dev/null || true
   if ip link show "$BRIDGE" >/dev/null 2>&1; then
     log "removing bridge $BRIDGE"
