@@ -28,11 +28,44 @@ PREDICTOR="$ISVC-predictor"
 PREDICT_URL="http://$PREDICTOR.$NAMESPACE.svc.cluster.local/v1/models/$MODEL_NAME:predict"
 APP_VERSION="$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$CHART/Chart.yaml")"
 IMAGE="breast-cancer-kserve:$APP_VERSION"
+# Labels of the pods the checks start (clients of the predictor, like any pod of the namespace).
+E2E_LABELS='{"app.kubernetes.io/component": "e2e"}'
 CHECKS_RUN=0
 CHECKS_PASSED=0
 BACKGROUND_PIDS=()
 
 log() { printf '  %s\n' "$*" >&2; }
+
+# post_py URL MODE: Python for a pod that POSTs examples/valid_request.json to URL and prints
+# the status and body, or the error and how long the attempt took. MODE allowed: retry
+# connection errors for 30 s (a new pod's address takes a moment to reach the network policy
+# rules that admit it); denied: first wait 5 s for those rules to cover the new pod, then try
+# once with a 5 s timeout.
+post_py() {
+  cat <<PYTHON
+import time, urllib.error, urllib.request
+body = open('/app/examples/valid_request.json', 'rb').read()
+request = urllib.request.Request('$1', body, {'Content-Type': 'application/json'})
+if '$2' == 'denied':
+    time.sleep(5)
+deadline = time.monotonic() + (30 if '$2' == 'allowed' else 0)
+while True:
+    start = time.monotonic()
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            print(response.status, response.read().decode())
+        break
+    except urllib.error.HTTPError as error:
+        print(error.code, error.read().decode()[:200])
+        break
+    except OSError as error:
+        reason = getattr(error, 'reason', error)
+        if time.monotonic() > deadline:
+            print(type(reason).__name__, f'after {time.monotonic() - start:.1f} s')
+            break
+        time.sleep(1)
+PYTHON
+}
 
 # What a check reports on its result line (its last call wins).
 detail() { echo "$*" >"$LOG_DIR/.detail"; }
@@ -63,12 +96,13 @@ stop_background() {
   BACKGROUND_PIDS=()
 }
 
-# pod_spec NAME COMMAND_JSON: a pod running the project image with the chart's security
-# context, a writable /tmp and the load generator mounted at /loadgen.
+# pod_spec NAME COMMAND_JSON [LABELS_JSON]: a pod running the project image with the chart's
+# security context, a writable /tmp and the load generator mounted at /loadgen.
 pod_spec() {
-  jq -n --arg name "$1" --arg image "$IMAGE" --argjson command "$2" '{
+  jq -n --arg name "$1" --arg image "$IMAGE" --argjson command "$2" \
+    --argjson labels "${3:-$E2E_LABELS}" '{
     apiVersion: "v1", kind: "Pod",
-    metadata: {name: $name, labels: {"app.kubernetes.io/component": "e2e"}},
+    metadata: {name: $name, labels: $labels},
     spec: {
       restartPolicy: "Never", automountServiceAccountToken: false,
       securityContext: {runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000,
@@ -82,10 +116,11 @@ pod_spec() {
       volumes: [{name: "tmp", emptyDir: {}}, {name: "loadgen", configMap: {name: "e2e-loadgen"}}]}}'
 }
 
-# run_pod NAME PYTHON_CODE: run the code in a pod inside the cluster, print its output.
+# run_pod NAME PYTHON_CODE [LABELS_JSON]: run the code in a pod inside the cluster, print its
+# output.
 run_pod() {
   kubectl -n "$NAMESPACE" delete pod "$1" --ignore-not-found --wait >/dev/null
-  pod_spec "$1" "$(jq -nc --arg code "$2" '["python", "-c", $code]')" |
+  pod_spec "$1" "$(jq -nc --arg code "$2" '["python", "-c", $code]')" "${3:-}" |
     kubectl -n "$NAMESPACE" apply -f - >/dev/null
   kubectl -n "$NAMESPACE" wait "pod/$1" --timeout=180s \
     --for=jsonpath='{.status.phase}'=Succeeded >/dev/null || {
@@ -124,23 +159,49 @@ ready_replicas() {
   kubectl -n "$NAMESPACE" get deployment "$PREDICTOR" -o jsonpath='{.status.readyReplicas}'
 }
 
-# wait_rollout REVISION: until the predictor Deployment carries the training revision and
-# has rolled out completely.
-wait_rollout() {
-  local revision="$1"
+release_revision() { helm -n "$NAMESPACE" status "$RELEASE" -o json | jq -r .version; }
+
+# The model version the InferenceService names (the chart's breast-cancer/model-version).
+served_version() {
+  kubectl -n "$NAMESPACE" get inferenceservice "$ISVC" -o json |
+    jq -r '.metadata.annotations["breast-cancer/model-version"] // ""'
+}
+
+# wait_served VERSION: until the predictor Deployment's STORAGE_URI names the model version,
+# the Deployment has rolled out completely and no old pod is still terminating (a
+# port-forward to the Service could pick one).
+wait_served() {
   for _ in $(seq 1 120); do
-    if kubectl -n "$NAMESPACE" get deployment "$PREDICTOR" -o json | jq -e --arg r "$revision" \
-      '.spec.template.metadata.annotations["breast-cancer/training-revision"] == $r' >/dev/null; then
+    if kubectl -n "$NAMESPACE" get deployment "$PREDICTOR" -o json | jq -e --arg v "$1" '
+      .spec.template.spec.containers[] | select(.name == "kserve-container") | .env[]
+      | select(.name == "STORAGE_URI") | .value | endswith("/" + $v)' >/dev/null; then
       kubectl -n "$NAMESPACE" rollout status "deployment/$PREDICTOR" --timeout=300s >&2
-      return 0
+      for _ in $(seq 1 120); do
+        kubectl -n "$NAMESPACE" get pods -l "serving.kserve.io/inferenceservice=$ISVC" -o json |
+          jq -e '[.items[] | select(.metadata.deletionTimestamp)] | length == 0' >/dev/null &&
+          return 0
+        sleep 1
+      done
+      echo "old predictor pods still terminating after 120 s" >&2
+      return 1
     fi
     sleep 1
   done
-  echo "the predictor Deployment never got training revision $revision" >&2
+  echo "the predictor Deployment never got model version $1" >&2
   return 1
 }
 
-release_revision() { helm -n "$NAMESPACE" status "$RELEASE" -o json | jq -r .version; }
+# answer: "<model_version> <probability_malignant>" of the predictor's answer to
+# examples/valid_request.json, through a fresh port-forward (to a pod of the current rollout).
+answer() {
+  local port
+  port="$(free_port)"
+  port_forward "svc/$PREDICTOR" "$port:80"
+  curl -fsS --data-binary @examples/valid_request.json \
+    "http://127.0.0.1:$port/v1/models/$MODEL_NAME:predict" |
+    jq -r '"\(.model_version) \(.predictions[0].probability_malignant)"'
+  stop_background
+}
 
 # --- checks --------------------------------------------------------------------------------
 
@@ -316,14 +377,14 @@ check_upgrade_under_load() {
   local revision summary version
   helm upgrade "$RELEASE" "$CHART" --namespace "$NAMESPACE" --reuse-values \
     --set autoscaling.enabled=false --set replicaCount=2 --wait --timeout "$HELM_TIMEOUT" >&2
-  wait_rollout "$(release_revision)"
+  wait_served "rev-$(release_revision)"
   [[ "$(ready_replicas)" == 2 ]]
   start_load e2e-load-upgrade valid_request.json 2
   sleep 5
   helm upgrade "$RELEASE" "$CHART" --namespace "$NAMESPACE" --reuse-values \
     --wait --timeout "$HELM_TIMEOUT" >&2
   revision="$(release_revision)"
-  wait_rollout "$revision"
+  wait_served "rev-$revision"
   sleep 5
   summary="$(stop_load e2e-load-upgrade)"
   echo "$summary" >&2
@@ -419,6 +480,108 @@ hpa_field() {
   kubectl -n "$NAMESPACE" get hpa "$PREDICTOR" -o json 2>/dev/null | jq -r "$1" 2>/dev/null || true
 }
 
+# Revision A serves model A; an upgrade trains model B (another seed) into its own version;
+# `helm rollback` to A serves model A again; an upgrade with training.skipIfPresent keeps it
+# without training or rolling the pods. Requests flow through the Service the whole time.
+check_rollback_under_load() {
+  local revision_a version_a prob_a version_b seen_b prob_b seen prob generation summary
+  revision_a="$(release_revision)"
+  version_a="$(served_version)"
+  [[ "$version_a" == "rev-$revision_a" ]] || {
+    echo "revision $revision_a serves version '$version_a', not rev-$revision_a" >&2
+    return 1
+  }
+  read -r seen prob_a <<<"$(answer)"
+  [[ "$seen" == "$version_a" ]]
+  start_load e2e-load-rollback valid_request.json 2
+  sleep 3
+  helm upgrade "$RELEASE" "$CHART" --namespace "$NAMESPACE" --reuse-values \
+    --set-json 'training.args=["--seed","7"]' --wait --timeout "$HELM_TIMEOUT" >&2
+  version_b="rev-$(release_revision)"
+  wait_served "$version_b"
+  read -r seen_b prob_b <<<"$(answer)"
+  [[ "$seen_b" == "$version_b" && "$prob_b" != "$prob_a" ]] || {
+    echo "after the upgrade: $seen_b $prob_b, expected $version_b and not $prob_a" >&2
+    return 1
+  }
+  helm rollback "$RELEASE" "$revision_a" --namespace "$NAMESPACE" --wait \
+    --timeout "$HELM_TIMEOUT" >&2
+  wait_served "$version_a"
+  read -r seen prob <<<"$(answer)"
+  [[ "$seen" == "$version_a" && "$prob" == "$prob_a" ]] || {
+    echo "after the rollback: $seen $prob, expected $version_a $prob_a" >&2
+    return 1
+  }
+  generation="$(kubectl -n "$NAMESPACE" get deployment "$PREDICTOR" -o jsonpath='{.metadata.generation}')"
+  helm upgrade "$RELEASE" "$CHART" --namespace "$NAMESPACE" --reuse-values \
+    --set training.skipIfPresent=true --wait --timeout "$HELM_TIMEOUT" >&2
+  kubectl -n "$NAMESPACE" logs "job/$ISVC-train" | grep "skipping training" >&2
+  kubectl -n "$NAMESPACE" logs "job/$ISVC-train" | grep -q "version $version_a in .* is valid"
+  [[ "$(served_version)" == "$version_a" ]]
+  [[ "$(kubectl -n "$NAMESPACE" get deployment "$PREDICTOR" -o jsonpath='{.metadata.generation}')" == "$generation" ]]
+  read -r seen prob <<<"$(answer)"
+  [[ "$seen" == "$version_a" && "$prob" == "$prob_a" ]]
+  sleep 3
+  summary="$(stop_load e2e-load-rollback)"
+  echo "$summary" >&2
+  jq -e '.failed == 0 and .requests > 0' <<<"$summary" >/dev/null
+  detail "model_version $version_a (p=$prob_a) -> upgrade, seed 7: $version_b (p=$prob_b) ->" \
+    "rollback to revision $revision_a: $version_a (p=$prob_a) -> upgrade with skipIfPresent:" \
+    "$seen, not retrained, Deployment generation $generation unchanged; under load:" \
+    "$(jq -r '"\(.requests) requests in \(.seconds) s, \(.failed) failed"' <<<"$summary")"
+}
+
+# The chart's NetworkPolicies, enforced by the cluster's network plugin: a pod of the
+# release's namespace gets 200; a pod of another namespace does not get through until the
+# values name its namespace; a pod under the training Job's policy resolves names but cannot
+# reach the predictor.
+check_network_policy() {
+  local outside="$NAMESPACE-outside" url allowed denied training admitted labels
+  url="http://$PREDICTOR.$NAMESPACE.svc.cluster.local/v1/models/$MODEL_NAME:predict"
+  kubectl -n "$NAMESPACE" get networkpolicy "$PREDICTOR" >/dev/null
+  kubectl delete namespace "$outside" --ignore-not-found --wait --timeout=300s >&2
+  kubectl create namespace "$outside" >&2
+  kubectl -n "$outside" create configmap e2e-loadgen --from-file=k8s/loadgen.py >&2
+  allowed="$(run_pod e2e-np-allowed "$(post_py "$url" allowed)" | tail -n 1)"
+  [[ "$allowed" == 200* ]] || {
+    echo "a pod of $NAMESPACE got: $allowed" >&2
+    return 1
+  }
+  denied="$(NAMESPACE="$outside" run_pod e2e-np-denied "$(post_py "$url" denied)" | tail -n 1)"
+  [[ "$denied" =~ ^(ConnectionRefusedError|TimeoutError) ]] || {
+    echo "a pod of $outside got: $denied" >&2
+    return 1
+  }
+  # The training policy is a hook that exists only while the Job runs: apply it as rendered.
+  helm template "$RELEASE" "$CHART" --namespace "$NAMESPACE" --kube-version \
+    "$(kubectl version -o json | jq -r .serverVersion.gitVersion)" \
+    --show-only templates/networkpolicy.yaml |
+    kubectl -n "$NAMESPACE" apply -l app.kubernetes.io/component=training -f - >&2
+  labels="$(jq -nc --arg instance "$RELEASE" '{"app.kubernetes.io/name": "breast-cancer",
+    "app.kubernetes.io/instance": $instance, "app.kubernetes.io/component": "training"}')"
+  training="$(run_pod e2e-np-training "import socket
+print('dns', socket.gethostbyname('$PREDICTOR.$NAMESPACE.svc.cluster.local'))
+$(post_py "$url" denied)" "$labels")"
+  kubectl -n "$NAMESPACE" delete networkpolicy "$ISVC-train" >&2
+  [[ "$(head -n 1 <<<"$training")" == "dns "* &&
+    "$(tail -n 1 <<<"$training")" =~ ^(ConnectionRefusedError|TimeoutError) ]] || {
+    echo "a pod with the training labels got: $training" >&2
+    return 1
+  }
+  helm upgrade "$RELEASE" "$CHART" --namespace "$NAMESPACE" --reuse-values \
+    --set training.skipIfPresent=true --set "networkPolicy.ingress.namespaces={$outside}" \
+    --wait --timeout "$HELM_TIMEOUT" >&2
+  admitted="$(NAMESPACE="$outside" run_pod e2e-np-admitted "$(post_py "$url" allowed)" | tail -n 1)"
+  [[ "$admitted" == 200* ]] || {
+    echo "a pod of $outside, named in networkPolicy.ingress.namespaces, got: $admitted" >&2
+    return 1
+  }
+  kubectl delete namespace "$outside" --wait=false >&2
+  detail "POST from a pod in $NAMESPACE: ${allowed:0:3}; from a pod in $outside: $denied;" \
+    "from a pod under the training policy: $(head -n 1 <<<"$training") resolved, POST" \
+    "$(tail -n 1 <<<"$training"); with networkPolicy.ingress.namespaces={$outside}: ${admitted:0:3}"
+}
+
 # With the default values (autoscaling.enabled, 1 to 3 replicas, 80% of the CPU request),
 # KServe owns an HPA for the predictor.
 check_hpa() {
@@ -492,13 +655,8 @@ print(s3.list_objects_v2(Bucket='models', Prefix='breast-cancer/')['KeyCount'])"
     jq -r '.items[0].status.initContainerStatuses[]? |
       select(.name == "storage-initializer") | "\(.image) exit \(.state.terminated.exitCode)"')"
   [[ "$init" == *"exit 0" ]]
-  output="$(run_pod e2e-s3-predict "
-import urllib.request
-body = open('/app/examples/valid_request.json', 'rb').read()
-url = 'http://$isvc-predictor.$NAMESPACE.svc.cluster.local/v1/models/$MODEL_NAME:predict'
-request = urllib.request.Request(url, body, {'Content-Type': 'application/json'})
-with urllib.request.urlopen(request, timeout=30) as response:
-    print(response.status, response.read().decode())")"
+  output="$(run_pod e2e-s3-predict "$(post_py \
+    "http://$isvc-predictor.$NAMESPACE.svc.cluster.local/v1/models/$MODEL_NAME:predict" allowed)")"
   [[ "$(tail -n 1 <<<"$output")" == 200* ]]
   helm uninstall "$release" --namespace "$NAMESPACE" --wait >&2
   stop_background
@@ -530,14 +688,9 @@ check_plain_manifests() {
   kubectl -n "$namespace" wait --for=condition=complete job/breast-cancer-train --timeout=600s >&2
   kubectl -n "$namespace" apply -k k8s/manifests/serve >&2
   kubectl -n "$namespace" wait --for=condition=Ready inferenceservice/breast-cancer --timeout=300s >&2
-  output="$(NAMESPACE="$namespace" run_pod e2e-manifests-predict "
-import urllib.request
-body = open('/app/examples/valid_request.json', 'rb').read()
-url = 'http://breast-cancer-predictor.$namespace.svc.cluster.local/v1/models/$MODEL_NAME:predict'
-request = urllib.request.Request(url, body, {'Content-Type': 'application/json'})
-with urllib.request.urlopen(request, timeout=30) as response:
-    print(response.status)")"
-  [[ "$(tail -n 1 <<<"$output")" == 200 ]]
+  output="$(NAMESPACE="$namespace" run_pod e2e-manifests-predict "$(post_py \
+    "http://breast-cancer-predictor.$namespace.svc.cluster.local/v1/models/$MODEL_NAME:predict" allowed)")"
+  [[ "$(tail -n 1 <<<"$output")" == 200* ]]
   kubectl delete namespace "$namespace" --wait=false >&2
   detail "apply -k k8s/manifests/train, wait for the Job, apply -k k8s/manifests/serve: Ready, POST -> 200"
 }
@@ -617,6 +770,8 @@ main() {
   check hpa check_hpa || true
   check upgrade-under-load check_upgrade_under_load || true
   check pod-deletion-under-load check_pod_deletion_under_load || true
+  check rollback-under-load check_rollback_under_load || true
+  check network-policy check_network_policy || true
   check metrics-two-workers check_metrics_two_workers || true
   check s3 check_s3 || true
   check uninstall-keeps-pvc check_uninstall || true

@@ -3,8 +3,10 @@
 Runs inside the cluster (standard library only, in the predictor image) so requests reach the
 predictor through its Service and kube-proxy, as other pods' requests do. Each request opens a
 new connection, so every request is balanced anew and a pod that goes away cannot leave a
-stale keep-alive connection behind. It stops when the stop file appears or after
---max-seconds, then prints one JSON line:
+stale keep-alive connection behind. Counting starts once one request got a 200 (within
+--ready-timeout): a new pod's address may take a moment to reach the network policy rules
+that admit it. It stops when the stop file appears or after --max-seconds, then prints one
+JSON line:
 
     {"requests": 1234, "failed": 0, "seconds": 61.2, "rps": 20.1, "errors": {}}
 
@@ -51,6 +53,16 @@ def _worker(args: argparse.Namespace, body: bytes, stop: threading.Event, tally:
             time.sleep(args.pause)
 
 
+def _wait_for_a_first_answer(args: argparse.Namespace, body: bytes) -> None:
+    """Return once one request got a 200; exit 1 if none did within --ready-timeout."""
+    url = urllib.parse.urlsplit(args.url)
+    deadline = time.monotonic() + args.ready_timeout
+    while (failure := _one_request(url, body, args.timeout)) is not None:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"no 200 from {args.url} in {args.ready_timeout} s: {failure}")
+        time.sleep(0.5)
+
+
 def main() -> None:
     """Run the load until the stop file exists, then print the tally as JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -61,9 +73,13 @@ def main() -> None:
     parser.add_argument("--pause", type=float, default=0.0, help="seconds between requests")
     parser.add_argument("--stop-file", default="/tmp/stop", help="stop when this file exists")
     parser.add_argument("--max-seconds", type=float, default=600.0, help="hard time limit")
+    parser.add_argument(
+        "--ready-timeout", type=float, default=30.0, help="seconds to wait for a first 200"
+    )
     args = parser.parse_args()
     with open(args.payload, "rb") as handle:
         body = handle.read()
+    _wait_for_a_first_answer(args, body)
     stop = threading.Event()
     tallies = [Counter() for _ in range(args.concurrency)]
     threads = [

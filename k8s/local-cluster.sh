@@ -32,6 +32,7 @@ CRI_TOOLS_VERSION="${CRI_TOOLS_VERSION:-v1.34.0}"
 LOCAL_PATH_VERSION="${LOCAL_PATH_VERSION:-v0.0.30}"
 # v0.21 is not served by the Go module proxy; v0.20.0 is the newest release that is.
 KSERVE_VERSION="${KSERVE_VERSION:-v0.20.0}"
+KUBE_ROUTER_VERSION="${KUBE_ROUTER_VERSION:-v2.1.0}"
 KSERVE_STORAGE_VERSION="${KSERVE_STORAGE_VERSION:-${KSERVE_VERSION#v}}"
 PAUSE_IMAGE="registry.k8s.io/pause:3.10"
 HELPER_IMAGE="local/busybox:1.35"
@@ -149,6 +150,7 @@ ensure_packages() {
     [/usr/sbin/debootstrap]=debootstrap [/bin/busybox]=busybox-static
     [/usr/sbin/conntrack]=conntrack [/usr/sbin/iptables]=iptables [/usr/bin/jq]=jq
     [/usr/bin/openssl]=openssl [/usr/bin/curl]=curl [/usr/sbin/nft]=nftables
+    [/usr/sbin/ipset]=ipset
   )
   for path in "${!needs[@]}"; do
     [[ -x "$path" ]] || missing+=("${needs[$path]}")
@@ -296,6 +298,27 @@ build_kserve() {
     upstream_failure "building KServe failed (see $LOG_DIR/build-kserve.log)"
 }
 
+# NetworkPolicy enforcement: kube-router, of which only the network policy controller runs
+# (iptables chains and ipsets). SIG Network's kube-network-policies would be the first choice,
+# but it judges connections through nftables' queue expression, which this kernel lacks
+# (CONFIG_NFT_QUEUE). A module of its own: it pins older Kubernetes libraries than the above.
+build_kube_router() {
+  local mod="$BUILD_DIR/kube-router"
+  log "building kube-router $KUBE_ROUTER_VERSION (log: build-kube-router.log)"
+  rm -rf "$mod"
+  mkdir -p "$mod"
+  (
+    cd "$mod"
+    go mod init local.test/kuberouter
+    go mod edit -require="github.com/cloudnativelabs/kube-router/v2@$KUBE_ROUTER_VERSION" \
+      -tool=github.com/cloudnativelabs/kube-router/v2/cmd/kube-router
+    go mod tidy
+    CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$BIN_DIR/kube-router" \
+      github.com/cloudnativelabs/kube-router/v2/cmd/kube-router
+  ) >"$LOG_DIR/build-kube-router.log" 2>&1 ||
+    upstream_failure "building kube-router failed (see $LOG_DIR/build-kube-router.log)"
+}
+
 build_components() {
   local stamp="$BIN_DIR/.versions" binary
   mkdir -p "$BIN_DIR" "$LOG_DIR" "$PATH_DIR"
@@ -307,6 +330,12 @@ build_components() {
     build_kserve
     versions_stamp >"$stamp"
     log "built the components in $((SECONDS - start)) s"
+  fi
+  # A stamp of its own, so that adding or bumping it rebuilds nothing else.
+  if [[ "$(cat "$BIN_DIR/.kube-router-version" 2>/dev/null)" != "$KUBE_ROUTER_VERSION" ]]; then
+    rm -f "$BIN_DIR/.kube-router-version"
+    build_kube_router
+    echo "$KUBE_ROUTER_VERSION" >"$BIN_DIR/.kube-router-version"
   fi
   for binary in kubectl helm crictl; do
     ln -sf "$BIN_DIR/$binary" "$PATH_DIR/$binary"
@@ -443,11 +472,14 @@ check_routes() {
 OWNED_CHAINS='(KUBE|CNI)-[A-Za-z0-9_-]*'
 
 remove_owned_iptables() {
-  local tool table
+  local tool table dump
   for tool in iptables ip6tables; do
     for table in filter nat mangle raw; do
-      "$tool-save" -t "$table" 2>/dev/null | grep -qE "$OWNED_CHAINS" || continue
-      "$tool-save" -t "$table" 2>/dev/null | grep -vE -- "^:$OWNED_CHAINS |-j $OWNED_CHAINS|^-A $OWNED_CHAINS " |
+      # Saved once into a variable: `save | grep -q` under pipefail fails when grep exits
+      # early and save gets SIGPIPE, which skipped big tables.
+      dump="$("$tool-save" -t "$table" 2>/dev/null)" || continue
+      grep -qE "$OWNED_CHAINS" <<<"$dump" || continue
+      grep -vE -- "^:$OWNED_CHAINS |-j $OWNED_CHAINS|^-A $OWNED_CHAINS " <<<"$dump" |
         "$tool-restore" -T "$table" || log "could not clean $tool table $table"
     done
   done
@@ -464,9 +496,27 @@ remove_new_empty_nft_tables() {
   done < <(nft list tables 2>/dev/null)
 }
 
+owned_ipsets() { ipset list -n 2>/dev/null | grep -E '^(inet6:)?KUBE-' || true; }
+
+# kube-router's ipsets, once no iptables rule refers to them any more (after the owned chains
+# and the emptied tables are gone); a set still referenced cannot be destroyed, so retry.
+remove_owned_ipsets() {
+  command -v ipset >/dev/null || return 0
+  local set
+  for _ in $(seq 1 20); do
+    for set in $(owned_ipsets); do
+      ipset destroy "$set" 2>/dev/null || true
+    done
+    [[ -z "$(owned_ipsets)" ]] && return 0
+    sleep 0.5
+  done
+  log "could not destroy ipsets: $(owned_ipsets | tr '\n' ' ')"
+}
+
 teardown_network() {
   remove_owned_iptables
   [[ -f "$RUN_DIR/host-state.saved" ]] && remove_new_empty_nft_tables
+  remove_owned_ipsets
   ip route del "$SERVICE_CIDR" dev "$BRIDGE" 2>/dev/null || true
   if ip link show "$BRIDGE" >/dev/null 2>&1; then
     log "removing bridge $BRIDGE"
@@ -828,6 +878,18 @@ EOF
   start_daemon kube-proxy "$BIN_DIR/kube-proxy" --config="$RUN_DIR/kube-proxy.yaml"
 }
 
+# kube-router's network policy controller alone (no routing, no service proxy, no CNI
+# config), as a host process. Its chains (KUBE-ROUTER-*, KUBE-POD-FW-*, KUBE-NWPLCY-*) hook
+# INPUT, FORWARD and OUTPUT; pods' addresses go into ipsets (KUBE-SRC-*, KUBE-DST-*). A
+# connection a policy denies is rejected (ICMP port unreachable), not silently dropped.
+start_kube_router() {
+  start_daemon kube-router "$BIN_DIR/kube-router" --kubeconfig="$KUBECONFIG_ADMIN" \
+    --hostname-override="$NODE_NAME" --run-firewall=true --run-router=false \
+    --run-service-proxy=false --enable-cni=false --service-cluster-ip-range="$SERVICE_CIDR" \
+    --health-port=0 --metrics-port=0
+  wait_for "kube-router's network policy chains" 60 iptables -w -n -L KUBE-ROUTER-FORWARD
+}
+
 wait_node_ready() {
   wait_for "node $NODE_NAME to be Ready" 180 \
     kubectl wait --for=condition=Ready "node/$NODE_NAME" --timeout=1s
@@ -1001,7 +1063,7 @@ cmd_up() {
   [[ $EUID -eq 0 ]] || die "run as root: the node needs network and cgroup control"
   local start=$SECONDS daemon all_running=1
   for daemon in etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet \
-    kube-proxy coredns metrics-server local-path-provisioner kserve-controller; do
+    kube-proxy kube-router coredns metrics-server local-path-provisioner kserve-controller; do
     is_running "$daemon" || all_running=0
   done
   if [[ $all_running == 1 && -f "$RUN_DIR/ready" ]] && cluster_running; then
@@ -1031,6 +1093,7 @@ cmd_up() {
   start_kubelet
   start_kube_proxy
   wait_node_ready
+  start_kube_router
   start_coredns
   start_metrics_server
   start_local_path_provisioner
@@ -1078,6 +1141,7 @@ cmd_down() {
   stop_daemon local-path-provisioner
   stop_daemon metrics-server
   stop_daemon coredns
+  stop_daemon kube-router
   stop_daemon kubelet
   remove_pods
   stop_daemon kube-proxy

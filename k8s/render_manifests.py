@@ -5,9 +5,9 @@ labels) is stripped and the `helm test` pod is left out. The objects are split i
 kustomizations applied one after the other, because the training Job must finish before the
 InferenceService starts (Helm's hooks do that wait):
 
-    kubectl apply -k k8s/manifests/train     # the model claim and the training Job
+    kubectl apply -k k8s/manifests/train     # model claim, training NetworkPolicy and Job
     kubectl wait --for=condition=complete job/breast-cancer-train --timeout=600s
-    kubectl apply -k k8s/manifests/serve     # ServiceAccount, InferenceService, PDB
+    kubectl apply -k k8s/manifests/serve     # ServiceAccount, InferenceService, PDB, policy
 
     uv run python k8s/render_manifests.py          # rewrite k8s/manifests/
     uv run python k8s/render_manifests.py --check  # exit 1 if the files are stale
@@ -33,9 +33,11 @@ HEADER = (
     "# Do not edit: change the chart and run `make manifests`.\n"
 )
 # Which kustomization each kind belongs to, in apply order within it; others go to serve.
+# The training Job's NetworkPolicy is applied before the Job, as Helm's hook weights do.
+TRAINING_POLICY = "NetworkPolicy/training"
 STAGES = {
-    "train": ["PersistentVolumeClaim", "Job"],
-    "serve": ["ServiceAccount", "InferenceService", "PodDisruptionBudget"],
+    "train": ["PersistentVolumeClaim", TRAINING_POLICY, "Job"],
+    "serve": ["ServiceAccount", "InferenceService", "PodDisruptionBudget", "NetworkPolicy"],
 }
 HELM_LABELS = ("helm.sh/chart", "app.kubernetes.io/managed-by")
 
@@ -56,9 +58,13 @@ def _strip_helm_metadata(obj: dict) -> dict:
 
 
 def _stage_and_rank(obj: dict) -> tuple[str, int]:
+    kind = obj["kind"]
+    component = obj["metadata"].get("labels", {}).get("app.kubernetes.io/component")
+    if kind == "NetworkPolicy" and component == "training":
+        kind = TRAINING_POLICY
     for stage, kinds in STAGES.items():
-        if obj["kind"] in kinds:
-            return stage, kinds.index(obj["kind"])
+        if kind in kinds:
+            return stage, kinds.index(kind)
     return "serve", len(STAGES["serve"])
 
 

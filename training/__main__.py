@@ -7,6 +7,7 @@ valid artifact and an unwritable destination all answer without importing scikit
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from dataclasses import dataclass
 
@@ -14,6 +15,8 @@ from training.config import CLASSIFIERS, TrainingConfig, accepted_diagnoses
 from training.run import run
 
 EXIT_INTERRUPTED = 130
+# What resolve_version_dir accepts in LATEST, and what a pvc:// subPath or s3:// key can hold.
+VERSION_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
 DEFAULTS = TrainingConfig()
 
 
@@ -61,6 +64,15 @@ class AtLeast:
         if value < self.minimum:
             raise argparse.ArgumentTypeError(f"must be an integer >= {self.minimum}, got {text!r}")
         return value
+
+
+def version_name(text: str) -> str:
+    """An argparse type: a name usable as one directory (and S3 key segment) under --output."""
+    if not VERSION_NAME.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"must be letters, digits, '.', '_' or '-', not starting with '.', got {text!r}"
+        )
+    return text
 
 
 HOLD_OUT_FRACTION = Fraction(include_one=False)
@@ -129,17 +141,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--model-name", default="breast-cancer", help="model name recorded in the artifact"
     )
-    parser.add_argument("--version", help="version directory name; default: UTC time + random")
+    parser.add_argument(
+        "--version",
+        type=version_name,
+        help="version directory name (a version of that name is replaced); default: UTC time "
+        "+ random",
+    )
     parser.add_argument(
         "--keep-versions",
         type=KEPT_VERSIONS,
         default=5,
-        help=f"versions kept in a local destination, newest first, >= {KEPT_VERSIONS.minimum}",
+        help="versions kept in a local destination, most recently written first, "
+        f">= {KEPT_VERSIONS.minimum}",
     )
     parser.add_argument(
         "--skip-if-present",
         action="store_true",
-        help="exit 0 without training if the destination already holds a valid artifact",
+        help="exit 0 without training if the destination already holds a valid artifact: "
+        "the --version one when given, else the one LATEST names",
     )
     parser.add_argument(
         "--no-plots",

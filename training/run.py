@@ -21,8 +21,9 @@ def run(options: argparse.Namespace) -> int:
     """Run training end to end from parsed options; return the process exit code."""
     try:
         destination = open_destination(options.output, options.keep_versions)
-        if options.skip_if_present and destination.holds_valid_artifact():
-            progress(f"a valid artifact is already in {options.output}; skipping training")
+        if options.skip_if_present and destination.holds_valid_artifact(options.version):
+            which = f"version {options.version}" if options.version else "the LATEST version"
+            progress(f"{which} in {options.output} is valid; skipping training")
             return EXIT_OK
         destination.preflight()
     except StorageError as error:

@@ -39,8 +39,8 @@ class S3Destination:
         endpoint = s3_endpoint()
         return cls(uri, s3_client(endpoint), endpoint)
 
-    def holds_valid_artifact(self) -> bool:
-        return s3_artifact_is_valid(self.uri, self.client)
+    def holds_valid_artifact(self, version: str | None = None) -> bool:
+        return s3_artifact_is_valid(self.uri, self.client, version)
 
     def preflight(self) -> None:
         check_s3_reachable(self.uri, self.client, self.endpoint)
@@ -122,15 +122,19 @@ def write_s3(uri: str, version: str, files: Mapping[str, bytes], client, endpoin
             ) from error
 
 
-def s3_artifact_is_valid(uri: str, client) -> bool:
-    """True when ``uri`` holds a complete artifact (its current version checked in a temp dir)."""
+def s3_artifact_is_valid(uri: str, client, version: str | None = None) -> bool:
+    """True when ``uri`` holds a complete ``version`` (None: the one ``LATEST`` names), checked
+    in a temp dir."""
     location = S3Location.parse(uri)
     with tempfile.TemporaryDirectory() as scratch:
         local = Path(scratch)
         try:
             pointer = local / LATEST_FILENAME
-            client.download_file(location.bucket, location.key(LATEST_FILENAME), str(pointer))
-            version = pointer.read_text(encoding="utf-8").strip()
+            if version is None:
+                client.download_file(location.bucket, location.key(LATEST_FILENAME), str(pointer))
+                version = pointer.read_text(encoding="utf-8").strip()
+            else:
+                pointer.write_text(f"{version}\n", encoding="utf-8")
             (local / version).mkdir()
             prefix = location.key(version) + "/"
             listing = client.list_objects_v2(Bucket=location.bucket, Prefix=prefix)

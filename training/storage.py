@@ -1,8 +1,10 @@
 """Where a training run publishes its artifact, and writing one to a directory or PVC.
 
-A reader only ever follows ``LATEST``; it is replaced after the version it names is complete,
-so an interrupted run leaves the previous model in place and loadable. ``s3://`` destinations
-are in ``training/s3.py``, imported only for them (boto3 takes about a second to import).
+A reader either follows ``LATEST`` or is pointed at one version directory (the Helm chart pins
+each release revision to its own). ``LATEST`` is replaced after the version it names is
+complete, so an interrupted run leaves the previous model in place and loadable. ``s3://``
+destinations are in ``training/s3.py``, imported only for them (boto3 takes about a second to
+import).
 """
 
 from __future__ import annotations
@@ -29,14 +31,16 @@ class StorageError(Exception):
 class Destination(Protocol):
     """A place training publishes versions to: a directory (or PVC) or an ``s3://`` prefix."""
 
-    def holds_valid_artifact(self) -> bool:
-        """True when the current version's every recorded hash matches (nothing unpickled)."""
+    def holds_valid_artifact(self, version: str | None = None) -> bool:
+        """True when ``version`` (None: the one ``LATEST`` names) exists and its every recorded
+        hash matches (nothing unpickled)."""
 
     def preflight(self) -> None:
         """Raise StorageError now for what would make publishing fail after training."""
 
     def publish(self, version: str, files: Mapping[str, bytes]) -> None:
-        """Write ``files`` as ``version``, then point ``LATEST`` at it; raise StorageError."""
+        """Write ``files`` as ``version`` (replacing one of that name), then point ``LATEST``
+        at it; raise StorageError."""
 
 
 def open_destination(output: str, keep_versions: int) -> Destination:
@@ -50,13 +54,13 @@ def open_destination(output: str, keep_versions: int) -> Destination:
 
 @dataclass(frozen=True)
 class LocalDestination:
-    """A directory or PVC mount; versions beyond ``keep`` (oldest first) are removed."""
+    """A directory or PVC mount; versions beyond the ``keep`` most recently written are removed."""
 
     directory: Path
     keep: int
 
-    def holds_valid_artifact(self) -> bool:
-        return local_artifact_is_valid(self.directory)
+    def holds_valid_artifact(self, version: str | None = None) -> bool:
+        return local_artifact_is_valid(self.directory / version if version else self.directory)
 
     def preflight(self) -> None:
         check_local_writable(self.directory)
@@ -92,11 +96,15 @@ def check_local_writable(destination: Path) -> None:
 def write_local(destination: Path, version: str, files: Mapping[str, bytes], keep: int) -> Path:
     """Write ``files`` as ``destination/version`` and point ``LATEST`` at it, atomically.
 
+    A version directory of the same name is replaced: a chart release revision names its
+    version after itself, and revision numbers start again at 1 when a release is installed
+    anew on a claim kept from an earlier one.
+
     Args:
         destination: The output directory (created if needed).
         version: Name of the new version directory.
         files: Filenames to contents.
-        keep: How many version directories to keep, newest first (>= 1).
+        keep: How many version directories to keep, most recently written first (>= 1).
 
     Returns:
         The new version directory.
@@ -109,6 +117,10 @@ def write_local(destination: Path, version: str, files: Mapping[str, bytes], kee
             _write_durably(staging / name, content)
         _fsync_dir(staging)
         final = destination / version
+        if final.exists():
+            # Moved aside with the staging prefix, so the prune below removes it.
+            replaced = f"{STAGING_PREFIX}replaced-{version}-{uuid.uuid4().hex[:8]}"
+            os.rename(final, destination / replaced)
         os.rename(staging, final)
         _fsync_dir(destination)
         pointer = destination / f"{STAGING_PREFIX}{LATEST_FILENAME}-{uuid.uuid4().hex[:8]}"
@@ -137,10 +149,15 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _prune_local(destination: Path, keep: int, current: str) -> None:
-    """Remove leftovers of interrupted runs and versions beyond ``keep`` (never the current)."""
+    """Remove leftovers of interrupted runs and versions beyond ``keep`` (never the current).
+
+    Versions are ranked by when they were written (their directory's mtime, then name), not by
+    name alone: revision names such as ``rev-10`` do not sort by age, and a replaced
+    ``rev-1`` is the newest version, not the oldest.
+    """
     versions = sorted(
         (p for p in destination.iterdir() if p.is_dir() and not p.name.startswith(".")),
-        key=lambda p: p.name,
+        key=lambda p: (p.stat().st_mtime_ns, p.name),
         reverse=True,
     )
     stale = [p for p in versions[keep:] if p.name != current]

@@ -46,6 +46,20 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
     },
     "fixed-replicas": {"autoscaling": {"enabled": False}, "replicaCount": 2},
     "knative": {"deploymentMode": "Knative"},
+    "network-policy-peers": {
+        "storage": {"type": "s3", "s3": S3_VALUES},
+        "networkPolicy": {
+            "ingress": {
+                "podSelector": {"matchLabels": {"role": "client"}},
+                "namespaces": ["monitoring"],
+                "extraFrom": [{"ipBlock": {"cidr": "10.0.0.0/8"}}],
+            },
+            "training": {
+                "dnsTo": [{"namespaceSelector": {"matchLabels": {"name": "kube-system"}}}],
+                "s3To": [{"ipBlock": {"cidr": "192.168.10.0/24"}}],
+            },
+        },
+    },
     "existing-claim": {
         "storage": {"pvc": {"existingClaim": "shared-models"}},
         "training": {"skipIfPresent": True, "args": ["--seed", "7"]},

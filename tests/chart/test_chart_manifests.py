@@ -28,8 +28,13 @@ def test_training_and_serving_are_separate_steps_without_helm_metadata() -> None
     # The InferenceService must not start before the Job wrote the model, and kubectl apply -k
     # cannot wait for a Job: training and serving are two kustomizations.
     files = render_manifests.render()
-    assert kinds_of(files, "train") == ["PersistentVolumeClaim", "Job"]
-    assert kinds_of(files, "serve") == ["ServiceAccount", "InferenceService", "PodDisruptionBudget"]
+    assert kinds_of(files, "train") == ["PersistentVolumeClaim", "NetworkPolicy", "Job"]
+    assert kinds_of(files, "serve") == [
+        "ServiceAccount",
+        "InferenceService",
+        "PodDisruptionBudget",
+        "NetworkPolicy",
+    ]
     objects = [yaml.safe_load(text) for name, text in files.items() if "kustomization" not in name]
     assert "Pod" not in [obj["kind"] for obj in objects]  # the helm test pod needs Helm
     assert "helm.sh" not in json.dumps(objects)

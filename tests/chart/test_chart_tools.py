@@ -147,6 +147,9 @@ def test_e2e_checks_cover_the_deployment_contract() -> None:
         "delete pod",
         "averageUtilization",
         "storage.type=s3",
+        "helm rollback",
+        "training.skipIfPresent=true",
+        "networkPolicy.ingress.namespaces",
         "helm uninstall",
         'echo "e2e: $CHECKS_PASSED/$CHECKS_RUN checks passed"',
     ):

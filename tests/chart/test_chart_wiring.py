@@ -43,7 +43,9 @@ def test_training_job_writes_the_claim_and_path_the_predictor_reads(
     mounts = [m for m in container["volumeMounts"] if "persistentVolumeClaim" in volumes[m["name"]]]
     assert len(mounts) == 1 and "subPath" not in mounts[0]
     assert volumes[mounts[0]["name"]]["persistentVolumeClaim"]["claimName"] == claim
-    assert flag(container["args"], "--output") == f"{mounts[0]['mountPath']}/{path}"
+    # KServe mounts the pinned version directory: the one the Job writes under --output.
+    served = f"{flag(container['args'], '--output')}/{flag(container['args'], '--version')}"
+    assert served == f"{mounts[0]['mountPath']}/{path}"
 
 
 def test_predictor_gets_model_dir_mnt_models_and_its_flags(rendered_sets) -> None:
@@ -99,7 +101,7 @@ def test_custom_names_reach_every_object(rendered_sets) -> None:
     assert rendered.one("PersistentVolumeClaim")["spec"]["storageClassName"] == "nfs-rwx"
     assert rendered.predictor()["serviceAccountName"] == "tumour-prod"
     storage_uri = env(rendered.predictor_container())["STORAGE_URI"]["value"]
-    assert storage_uri == "pvc://tumour-prod-models/models/tumour"
+    assert storage_uri == "pvc://tumour-prod-models/models/tumour/rev-1"
     pdb = rendered.one("PodDisruptionBudget")
     assert pdb["spec"]["selector"]["matchLabels"]["serving.kserve.io/inferenceservice"] == (
         "tumour-prod"
@@ -144,13 +146,15 @@ def test_existing_claim_is_used_and_not_created(rendered_sets) -> None:
         "pvc://shared-models/"
     )
     args = rendered.job()["spec"]["template"]["spec"]["containers"][0]["args"]
-    assert "--skip-if-present" in args and args[-2:] == ["--seed", "7"]
+    assert args[-2:] == ["--seed", "7"]
 
 
 def test_s3_variant_shares_the_uri_and_passes_the_secret(rendered_sets) -> None:
     rendered = rendered_sets["s3"]
     assert rendered.of_kind("PersistentVolumeClaim") == []
-    assert env(rendered.predictor_container())["STORAGE_URI"]["value"] == S3_VALUES["uri"]
+    assert env(rendered.predictor_container())["STORAGE_URI"]["value"] == (
+        f"{S3_VALUES['uri']}/rev-1/"
+    )
     container = rendered.job()["spec"]["template"]["spec"]["containers"][0]
     assert flag(container["args"], "--output") == S3_VALUES["uri"]
     assert "volumeMounts" in container and all(
@@ -263,13 +267,31 @@ def test_standard_mode_is_the_default(rendered_sets) -> None:
     assert annotations["serving.kserve.io/deploymentMode"] == "Standard"
 
 
-def test_retraining_rolls_the_predictor(render) -> None:
-    key = "breast-cancer/training-revision"
-    first = render(revision=1).predictor()["annotations"][key]
-    second = render(revision=2).predictor()["annotations"][key]
-    assert first != second
-    for values in ({"training": {"enabled": False}}, {"training": {"skipIfPresent": True}}):
-        assert key not in render(values).predictor().get("annotations", {})
+def pod_template(render, values: dict, revision: int) -> tuple:
+    """What KServe copies into the predictor Deployment's pod template that the chart varies."""
+    predictor = render(values, revision=revision).predictor()
+    storage_uri = env(predictor["containers"][0])["STORAGE_URI"]["value"]
+    return storage_uri, predictor.get("annotations")
+
+
+@pytest.mark.parametrize(
+    "values", [{}, {"model": {"version": "golden"}}], ids=["own-version", "fixed-version"]
+)
+def test_retraining_rolls_the_predictor(render, values: dict) -> None:
+    """A new version directory, or a new annotation when a fixed version is retrained."""
+    assert pod_template(render, values, 1) != pod_template(render, values, 2)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"training": {"enabled": False}},
+        {"training": {"skipIfPresent": True}, "model": {"version": "golden"}},
+    ],
+    ids=["no-training", "kept-version"],
+)
+def test_an_upgrade_without_retraining_leaves_the_pods_alone(render, values: dict) -> None:
+    assert pod_template(render, values, 1) == pod_template(render, values, 2)
 
 
 def test_notes_show_port_forward_and_curl(rendered_sets) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import time
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from predictor.loader import load_artifact
 from tests.support import free_port
 from training.__main__ import main as training_main
 from training.run import EXIT_OK, EXIT_STORAGE_ERROR
+from training.s3 import S3Destination
 from training.storage import STAGING_PREFIX, local_artifact_is_valid, write_local
 
 FILES = {"model.joblib": b"model", "metadata.json": b"{}"}
@@ -36,12 +39,56 @@ def test_write_local_keeps_the_newest_versions_and_removes_staging_leftovers(
     assert sorted(p.name for p in tmp_path.iterdir()) == [LATEST_FILENAME, "v2", "v3"]
 
 
+def test_versions_are_pruned_by_write_time_not_by_name(tmp_path: Path) -> None:
+    """Revision names do not sort by age ("rev-10" < "rev-9"); the oldest written goes."""
+    for age, version in ((300, "rev-9"), (200, "rev-10")):
+        write_local(tmp_path, version, FILES, keep=2)
+        written = time.time() - age
+        os.utime(tmp_path / version, (written, written))
+    write_local(tmp_path, "rev-11", FILES, keep=2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [LATEST_FILENAME, "rev-10", "rev-11"]
+
+
+def test_a_version_of_the_same_name_is_replaced(tmp_path: Path) -> None:
+    """A release installed anew on a kept claim writes rev-1 again: the new files win."""
+    write_local(tmp_path, "rev-1", {**FILES, "model.joblib": b"first install"}, keep=5)
+    write_local(tmp_path, "rev-2", FILES, keep=5)
+    write_local(tmp_path, "rev-1", {**FILES, "model.joblib": b"second install"}, keep=5)
+    assert (tmp_path / "rev-1" / "model.joblib").read_bytes() == b"second install"
+    assert (tmp_path / LATEST_FILENAME).read_text().strip() == "rev-1"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [LATEST_FILENAME, "rev-1", "rev-2"]
+
+
+def test_skip_if_present_with_a_version_checks_that_version_only(
+    trained_dir: Path, tmp_path: Path, capsys
+) -> None:
+    output = tmp_path / "models"
+    shutil.copytree(trained_dir, output)
+    current = (output / LATEST_FILENAME).read_text().strip()
+    assert training_main(["--output", str(output), "--version", current, "--skip-if-present"]) == 0
+    assert f"version {current} in {output} is valid; skipping training" in capsys.readouterr().err
+    # LATEST is valid, but the named version is absent: it is trained.
+    arguments = ["--output", str(output), "--version", "rev-2", "--skip-if-present"]
+    assert training_main([*arguments, "--no-plots", "--cv-folds", "2"]) == EXIT_OK
+    assert "wrote version rev-2" in capsys.readouterr().err
+    assert (output / LATEST_FILENAME).read_text().strip() == "rev-2"
+    # Each version directory serves exactly its own model, whatever LATEST names.
+    assert load_artifact(output / current).version == current
+    assert load_artifact(output / "rev-2").version == "rev-2"
+
+
+@pytest.mark.parametrize("name", ["../escape", ".hidden", "a/b", ""])
+def test_version_names_that_are_not_one_directory_are_refused(name: str, tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as exited:
+        training_main(["--output", str(tmp_path), "--version", name])
+    assert exited.value.code == 2
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_interrupted_write_leaves_previous_model_loadable(
     trained_dir: Path, tmp_path: Path
 ) -> None:
     """What a crash mid-write leaves (a staging dir with a partial file) is never loaded."""
-    import shutil
-
     destination = tmp_path / "models"
     shutil.copytree(trained_dir, destination)
     before = load_artifact(destination).version
@@ -93,6 +140,9 @@ def test_s3_round_trip_loads_in_the_predictor(s3_endpoint: str, tmp_path: Path, 
     assert artifact.scorer.probability_malignant([[1.0] * 30]).shape == (1,)
     assert training_main(["--output", uri, "--skip-if-present"]) == EXIT_OK
     assert "skipping training" in capsys.readouterr().err
+    destination = S3Destination.from_uri(uri)
+    assert destination.holds_valid_artifact(artifact.version)
+    assert not destination.holds_valid_artifact("rev-404")
 
 
 def test_s3_missing_bucket_fails_before_training(s3_endpoint: str, capsys) -> None:

@@ -114,6 +114,72 @@ pvc://<claim>/<path> read-only at /mnt/models, or downloads an s3:// prefix ther
 {{- end }}
 
 {{/*
+Annotation on the InferenceService naming the model version it serves; an upgrade with
+training.skipIfPresent reads it back from the cluster.
+*/}}
+{{- define "breast-cancer.modelVersionAnnotation" -}}
+breast-cancer/model-version
+{{- end }}
+
+{{/*
+Version the release serves now, read from the live InferenceService, when this upgrade is to
+keep it (training.skipIfPresent, model.version empty). Empty on a first install, in
+`helm template` and client-side dry runs (lookup sees no cluster there).
+*/}}
+{{- define "breast-cancer.servedVersion" -}}
+{{- if and .Values.training.enabled .Values.training.skipIfPresent (not .Values.model.version) }}
+{{- $isvc := lookup "serving.kserve.io/v1beta1" "InferenceService" .Release.Namespace (include "breast-cancer.fullname" .) }}
+{{- dig "metadata" "annotations" (include "breast-cancer.modelVersionAnnotation" .) "" $isvc }}
+{{- end }}
+{{- end }}
+
+{{/*
+Model version directory the predictor serves, pinned in its STORAGE_URI: model.version when
+set; else the version the release serves now when the upgrade keeps it (servedVersion);
+else, with training enabled, "rev-<revision>", which this revision's training Job writes. A
+revision's rendered manifest keeps its version, so `helm rollback N` serves revision N's
+model again. Empty (training disabled, no model.version): the predictor follows LATEST.
+*/}}
+{{- define "breast-cancer.modelVersion" -}}
+{{- if .Values.model.version }}
+{{- .Values.model.version }}
+{{- else }}
+{{- $served := include "breast-cancer.servedVersion" . }}
+{{- if $served }}
+{{- $served }}
+{{- else if .Values.training.enabled }}
+{{- printf "rev-%d" (int .Release.Revision) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Model location the predictor reads: the storage URI, down to the pinned version directory.
+An s3:// one ends with "/": KServe's storage initializer downloads every key that starts with
+the prefix, and "<prefix>/rev-1" would also match rev-10, rev-11...
+*/}}
+{{- define "breast-cancer.servedUri" -}}
+{{- $version := include "breast-cancer.modelVersion" . }}
+{{- if $version }}
+{{- printf "%s/%s%s" (include "breast-cancer.storageUri" .) $version (ternary "/" "" (eq .Values.storage.type "s3")) }}
+{{- else }}
+{{- include "breast-cancer.storageUri" . }}
+{{- end }}
+{{- end }}
+
+{{/*
+Port of the object store the training Job reaches: the endpoint's own, else 443 or 80.
+*/}}
+{{- define "breast-cancer.s3Port" -}}
+{{- $endpoint := .Values.storage.s3.endpoint }}
+{{- if regexMatch ":[0-9]+$" $endpoint }}
+{{- regexFind "[0-9]+$" $endpoint }}
+{{- else }}
+{{- ternary "443" "80" .Values.storage.s3.useHttps }}
+{{- end }}
+{{- end }}
+
+{{/*
 Destination the training Job writes to: the same claim and path, or the same s3 URI.
 */}}
 {{- define "breast-cancer.trainingOutput" -}}
