@@ -57,6 +57,10 @@ COMPONENTS = [
         r"\(predictor/(serving/)?(limits|deadlines)\.py",
     ),
     (
+        "request metrics (predictor/serving/http_metrics.py)",
+        r"\(predictor/serving/(http_metrics|multiprocess_metrics)\.py|\(predictor/metrics\.py",
+    ),
+    (
         "drain + refused routes (predictor/serving/)",
         r"\(predictor/(serving/)?(drain|routes|server)\.py",
     ),
