@@ -362,7 +362,20 @@ check_readiness_gating() {
     echo "the predictor without a model never exited" >&2
     return 1
   }
-  message="$(kubectl -n "$NAMESPACE" logs "$pod" -c kserve-container --previous | grep -m 1 'no trained model')"
+  # The exited container's log can lag its restart count by a moment ("previous terminated
+  # container not found"); the container running now says the same when it exits in turn.
+  message=""
+  for _ in $(seq 1 30); do
+    message="$( { kubectl -n "$NAMESPACE" logs "$pod" -c kserve-container --previous 2>/dev/null \
+      || kubectl -n "$NAMESPACE" logs "$pod" -c kserve-container 2>/dev/null || true; } |
+      grep -m 1 'no trained model' || true)"
+    [[ -n "$message" ]] && break
+    sleep 1
+  done
+  [[ -n "$message" ]] || {
+    echo "the predictor's log never said why it has no model" >&2
+    return 1
+  }
   ready="$(kubectl -n "$NAMESPACE" get inferenceservice "$isvc" \
     -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')"
   [[ "$ready" != True ]]
