@@ -50,7 +50,10 @@ COMPONENTS = [
         r"\(predictor/pipeline\.py",
     ),
     ("JSON decode of the body (KServe, orjson)", r"DataPlane\.decode|decode_cloudevent"),
-    ("Prometheus histograms", r"\(prometheus_client/"),
+    (
+        "Prometheus metrics (prometheus_client, predictor/batched_metrics.py)",
+        r"\(prometheus_client/|\(predictor/batched_metrics\.py",
+    ),
     ("KServe TimingMiddleware", r"\(timing_asgi/"),
     (
         "request limits + deadlines (predictor/serving/)",
@@ -65,8 +68,8 @@ COMPONENTS = [
         r"\(predictor/(serving/)?(drain|routes|server)\.py",
     ),
     (
-        "fast lane: routing, headers, body, JSON decode, send (predictor/serving/fastlane.py)",
-        r"\(predictor/(serving/)?fastlane\.py",
+        "fast lane: routing, guards, body, JSON decode, send (predictor/serving/fastlane.py)",
+        r"\(predictor/(serving/)?(fastlane|kserve_mirror)\.py",
     ),
     (
         "FastAPI routing + dependency resolution",

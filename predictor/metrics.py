@@ -9,13 +9,17 @@ from __future__ import annotations
 
 from prometheus_client import Gauge, Histogram
 
+from predictor.batched_metrics import Batched
+
 # One instance (the usual request) up to the default --max_instances.
 INSTANCE_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)
-REQUEST_INSTANCES = Histogram(
+INSTANCES_HISTOGRAM = Histogram(
     "breast_cancer_request_instances",
     "Instances in each validated prediction or explanation request (V1, V2 REST, gRPC).",
     buckets=INSTANCE_BUCKETS,
 )
+# What the request path observes (in batches: see predictor.batched_metrics).
+REQUEST_INSTANCES = Batched(INSTANCES_HISTOGRAM)
 MODEL_INFO = Gauge(
     "breast_cancer_model_info",
     "1 for the model this server loaded: its name and artifact version.",

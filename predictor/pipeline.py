@@ -26,6 +26,7 @@ from kserve.metrics import (
 )
 from kserve.model import InferenceVerb
 
+from predictor.batched_metrics import Batched
 from predictor.responses import ORJSON_OPTIONS
 
 JSON_CONTENT_TYPE = "application/json"
@@ -135,14 +136,15 @@ class SynchronousModel(Model):
         return response, {}
 
 
-def stage_histograms(model_name: str) -> dict:
-    """KServe's per-stage latency histograms for this model, resolved once (not per request)."""
+def stage_histograms(model_name: str) -> dict[str, Batched]:
+    """KServe's per-stage latency histograms for this model, resolved once (not per
+    request), observed in batches (:mod:`predictor.batched_metrics`)."""
     labels = get_labels(model_name)
     return {
-        "preprocess": PRE_HIST_TIME.labels(**labels),
-        "predict": PREDICT_HIST_TIME.labels(**labels),
-        "explain": EXPLAIN_HIST_TIME.labels(**labels),
-        "postprocess": POST_HIST_TIME.labels(**labels),
+        "preprocess": Batched(PRE_HIST_TIME.labels(**labels)),
+        "predict": Batched(PREDICT_HIST_TIME.labels(**labels)),
+        "explain": Batched(EXPLAIN_HIST_TIME.labels(**labels)),
+        "postprocess": Batched(POST_HIST_TIME.labels(**labels)),
     }
 
 

@@ -38,8 +38,13 @@ class Deadlines:
 
     def start(self) -> Deadline:
         """Watch the current task from now on; call :meth:`finish` when it is done."""
-        loop = asyncio.get_running_loop()
-        task = asyncio.current_task(loop)
+        # The sweeping loop's current task, when that loop is the one running here: asking
+        # for the running loop costs a getpid() system call (CPython checks for a fork).
+        loop = self._sweeping
+        task = asyncio.current_task(loop) if loop is not None else None
+        if task is None:
+            loop = asyncio.get_running_loop()
+            task = asyncio.current_task(loop)
         deadline = Deadline(loop.time() + self.seconds, task, task.cancelling())
         self._in_flight.add(deadline)
         if self._sweeping is not loop:

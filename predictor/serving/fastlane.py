@@ -1,80 +1,50 @@
-"""The fast lane: ``POST /v1/models/<name>:predict`` answered without KServe's web framework.
+"""The fast lane: predictions answered without KServe's web framework, in front of the server.
 
 KServe 0.21 takes every request through FastAPI (routing, dependency resolution, request and
 response objects, exception middleware) and its data plane before the model sees it; for a
-small model's prediction that walk costs more than the prediction. :class:`FastLane` is a plain
-ASGI callable in front of KServe's app. A V1 prediction for a model that can answer
-synchronously it handles itself, from the raw body to the response bytes, with the model's
-own pipeline (``answer``: what KServe's endpoint reaches through ``Model.__call__``); every
-other request goes to KServe's app untouched.
+small model's prediction that walk costs more than the prediction. :class:`FastLane` is a
+plain ASGI callable, the outermost one. A V1 ``POST /v1/models/<name>:predict`` or V2 JSON
+``POST /v2/models/<name>/infer`` for a model that can answer synchronously it handles
+itself, from the raw body to the response bytes, with the model's own pipeline (``answer``:
+what KServe's endpoint reaches through ``Model.__call__``); every other request goes to the
+server's layers and KServe's app untouched.
 
 A client cannot tell which one answered (``tests/bench/test_fastpath_equivalence.py`` sends
-the same requests to a server with and without the lane): the body is decoded as KServe's
-data plane decodes it (JSON when the content type is absent or one of
-:data:`JSON_CONTENT_TYPES`; raw bytes, which the model parses itself, otherwise), and the
-answer is what KServe's endpoint and error handlers send: the model's bytes with its
-content type, or a client error as ``{"error": "..."}`` (Starlette's JSONResponse bytes)
-with KServe's log record. KServe answers whatever the lane would have to imitate further:
-CloudEvents (binary ``ce-*`` headers, a structured content type, or a JSON body that may be
-a structured event), V2's binary-extension header, a JSON body that does not parse, an
-unknown or unready model, a ``root_path``.
+the same requests to a server with and without the lane). The body is decoded and errors
+are answered as KServe would (:mod:`.kserve_mirror`); KServe answers whatever the lane would
+have to imitate further (CloudEvents, V2's binary extension, a body that does not parse, an
+unknown or unready model, a ``root_path``). The server's own layers (:mod:`.http_metrics`,
+:mod:`.drain`, :mod:`.routes`, :mod:`.limits`) are bypassed only for a request none of them
+would act on: the lane asks each, keeps the request deadline and counts the answer.
 
-Depends on the ASGI spec and on the model's ``answer``, not on KServe's or FastAPI's
-internals; the KServe behaviours it mirrors are pinned by ``tests/upstream/test_v1_predict.py``.
-Requests it answers skip what runs inside KServe's app, so :func:`wanted` leaves it out when
-that would print something (KServe's timing lines, its access-log middleware).
+Depends on the ASGI spec, the model's ``answer`` and our layers, not on KServe's or
+FastAPI's internals. Requests it answers skip what runs inside KServe's app, so
+:func:`wanted` leaves it out when that would print something (KServe's timing lines, its
+access-log middleware).
 """
 
 from __future__ import annotations
 
-import json
-import logging
+import asyncio
+import time
 from typing import Any, Protocol
 
-import orjson
-from kserve.errors import (
-    InferenceError,
-    InvalidInput,
-    ModelNotFound,
-    ModelNotReady,
-    ServerNotLive,
-    ServerNotReady,
-    UnsupportedProtocol,
-)
-
 from predictor.serving import fastlane_v2
+from predictor.serving.drain import Drain
+from predictor.serving.http_metrics import HttpMetrics
+from predictor.serving.kserve_mirror import (
+    NOT_DECODED,
+    error_status,
+    left_to_kserve,
+    send_error,
+    v1_payload,
+    v2_request,
+)
+from predictor.serving.limits import Limits, RequestLimitMiddleware, json_depth
+from predictor.serving.routes import RefusedRoutesMiddleware
 
-# Where KServe's error handlers log ("Exception:" with the exception); our log filter turns
-# a client error into one WARNING line, here as there.
-KSERVE_LOGGER = logging.getLogger("kserve")
 PREFIX = "/v1/models/"
 SUFFIX = ":predict"
-# Content types KServe's data plane parses as JSON before the model sees the body
-# (``application/cloudevents+json`` too, but that one is a CloudEvent: KServe answers it).
-JSON_CONTENT_TYPES = frozenset(
-    {"application/json", "application/ld+json", "application/octet-stream"}
-)
-# Headers after which KServe's data plane does more than parse JSON: a binary CloudEvent's
-# (KServe needs all four), V2's binary-extension header (which our decoding checks on V1 too).
-KSERVE_DECODED_HEADERS = frozenset(
-    {"ce-specversion", "ce-source", "ce-type", "ce-id", "inference-header-content-length"}
-)
-CLOUDEVENT_CONTENT_TYPE = "application/cloudevents+json"
-# Keys of a structured CloudEvent, which KServe unwraps from a JSON body.
-CLOUDEVENT_KEY = "specversion"
-# KServe's REST error handlers: status for an exception class ({"error": str(exception)});
-# anything else is its catch-all 500.
-KSERVE_ERROR_STATUS = {
-    InvalidInput: 400,
-    InferenceError: 500,
-    ModelNotFound: 404,
-    ModelNotReady: 503,
-    NotImplementedError: 501,
-    UnsupportedProtocol: 501,
-    ServerNotLive: 503,
-    ServerNotReady: 503,
-}
-NOT_DECODED = object()
 # What a model's answer usually carries, and its ASGI form.
 JSON_RESPONSE_HEADERS = {"content-type": "application/json"}
 JSON_CONTENT_TYPE_HEADER = (b"content-type", b"application/json")
@@ -101,7 +71,7 @@ class ModelRegistry(Protocol):
 
 
 def wanted(enabled: bool, latency_logging: bool, access_log_format: str | None) -> bool:
-    """Whether to put the lane in front of KServe's app.
+    """Whether to put the lane in front of the server.
 
     Not when switched off, nor when KServe's app would log the requests the lane answers:
     ``--enable_latency_logging`` (KServe's timing middleware prints lines) or
@@ -111,61 +81,128 @@ def wanted(enabled: bool, latency_logging: bool, access_log_format: str | None) 
 
 
 class FastLane:
-    """ASGI: V1 predictions answered by the model directly, anything else by ``app``."""
+    """ASGI: predictions answered by the model directly, anything else by ``app``.
 
-    def __init__(self, app: Any, registry: ModelRegistry):
+    ``app`` is the server: our layers around KServe's app. Pass those layers' objects (the
+    drain state, the refused routes, the limits, the request metrics) so the lane consults
+    them; left out, each is a stand-in that never acts (a lane in front of KServe's bare app).
+    """
+
+    def __init__(
+        self,
+        app: Any,
+        registry: ModelRegistry,
+        *,
+        drain: Drain | None = None,
+        refusals: RefusedRoutesMiddleware | None = None,
+        limits: RequestLimitMiddleware | None = None,
+        metrics: HttpMetrics | None = None,
+    ):
         self.app = app
         self.registry = registry
+        self.drain = drain or Drain()
+        self.refusals = refusals or RefusedRoutesMiddleware(app, enable_model_repository_api=True)
+        self.limits = limits or RequestLimitMiddleware(app, Limits(request_timeout=0))
+        self.metrics = metrics or HttpMetrics(app)
+        self._max_body_bytes = self.limits.limits.max_body_bytes
+        self._max_depth = self.limits.limits.max_json_depth
         # path -> (model name, is V2), for paths of lane models
         self._routes: dict[str, tuple[str, bool]] = {}
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         route = self._route(scope)
-        if route is None:
-            await self.app(scope, receive, send)
+        if route is None or self.drain.draining or self.refusals.refuses(scope):
+            await self.app(scope, receive, send)  # the layers answer (Connection: close...)
             return
-        model, name, v2 = route
+        model, _, v2 = route
         if not await model.healthy():
             await self.app(scope, receive, send)
             return
         headers = {
             name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]
         }
-        if not KSERVE_DECODED_HEADERS.isdisjoint(headers) or (
-            headers.get("content-type") == CLOUDEVENT_CONTENT_TYPE
+        length = headers.get("content-length", "0")
+        if (
+            left_to_kserve(headers)
+            or "content-encoding" in headers  # the limits layer inflates it
+            or not length.isdigit()
+            or int(length) > self._max_body_bytes  # a 413
         ):
             await self.app(scope, receive, send)
             return
+        started = time.perf_counter()
+        deadlines = self.limits.deadlines
+        deadline = deadlines.start() if deadlines is not None else None
+        progress = Progress()
+        try:
+            unread = await self._answer(headers, receive, send, route, progress)
+        except asyncio.CancelledError:
+            if deadline is None or not deadlines.cut_off(deadline):
+                raise  # cancelled by someone else (server shutdown), not our deadline
+            timed_out = await self.limits.timed_out(
+                scope["path"], send, progress.body_received, progress.status != 0
+            )
+            progress.status = progress.status or timed_out
+            unread = None
+        finally:
+            if deadline is not None:
+                deadlines.finish(deadline)
+            if progress.status:
+                endpoint = "infer" if v2 else "predict"
+                self.metrics.record(endpoint, progress.status, time.perf_counter() - started)
+        if unread is not None:
+            await self.app(scope, unread, send)  # after the lane's deadline is finished
+
+    async def _answer(
+        self,
+        headers: dict[str, str],
+        receive: Any,
+        send: Any,
+        route: tuple[LaneModel, str, bool],
+        progress: Progress,
+    ) -> Any:
+        """Answer the request, noting how far it got; or return the ``receive`` that hands
+        the body read so far to ``app``, which answers instead (the limits refuse it, or
+        KServe decodes it)."""
         message = await receive()
         if message["type"] == "http.request" and not message.get("more_body", False):
             body = message.get("body", b"")  # all of it at once: the common case
         else:
-            body = await _read_body(message, receive)
+            body, complete = await _read_body(message, receive, self._max_body_bytes)
             if body is None:
-                return  # the client left before sending its body
+                return None  # the client left before sending its body
+            if not complete:
+                return _replay(body, receive, more_body=True)
+        progress.body_received = True
+        # All of the body is JSON: a V2 binary-extension request is not the lane's.
+        if len(body) > self._max_body_bytes or json_depth(body, self._max_depth) > self._max_depth:
+            return _replay(body, receive)  # the limits answer it
+        model, name, v2 = route
         try:
-            payload = _v2_request(body, headers, name) if v2 else _decoded(body, headers)
+            payload = v2_request(body, headers, name) if v2 else v1_payload(body, headers)
             if payload is NOT_DECODED:
-                await self.app(scope, _replay(body, receive), send)
-                return
+                return _replay(body, receive)
             content, response_headers = model.answer(payload, headers)
             if v2:
                 content = fastlane_v2.response_body(content)
         except Exception as error:
-            await _send_error(send, error)
-            return
+            progress.status = error_status(error)
+            await send_error(send, error)
+            return None
         length = (b"content-length", str(len(content)).encode())
         if v2 or response_headers == JSON_RESPONSE_HEADERS:
             raw_headers = [JSON_CONTENT_TYPE_HEADER, length]
         else:
             raw_headers = [
-                (name.lower().encode("latin-1"), value.encode("latin-1"))
-                for name, value in response_headers.items()
-                if name.lower() != "content-length"
+                (key.lower().encode("latin-1"), value.encode("latin-1"))
+                for key, value in response_headers.items()
+                if key.lower() != "content-length"
             ]
             raw_headers.append(length)
+        progress.status = 200
         await send({"type": "http.response.start", "status": 200, "headers": raw_headers})
         await send({"type": "http.response.body", "body": content})
+        return None
 
     def _route(self, scope: dict) -> tuple[LaneModel, str, bool] | None:
         """The model a V1 ``:predict`` or a V2 ``/infer`` is for, its name, and whether it is
@@ -195,57 +232,35 @@ class FastLane:
         return model, route[0], route[1]
 
 
-def _decoded(body: bytes, headers: dict[str, str]) -> Any:
-    """The payload KServe's data plane hands the model, or NOT_DECODED when KServe must.
+class Progress:
+    """How far the lane got with a request: what its deadline's answer depends on."""
 
-    JSON content types are parsed (a body that does not parse, or a JSON object that may
-    be a structured CloudEvent, is left to KServe); any other content type reaches the
-    model as the raw bytes, which it parses itself.
-    """
-    content_type = headers.get("content-type")
-    if content_type is not None and content_type not in JSON_CONTENT_TYPES:
-        return body
-    try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return NOT_DECODED
-    if type(payload) is dict and CLOUDEVENT_KEY in payload:
-        return NOT_DECODED
-    return payload
+    __slots__ = ("body_received", "status")
+
+    def __init__(self) -> None:
+        self.body_received = False
+        self.status = 0  # the status sent, once the answer has started
 
 
-def _v2_request(body: bytes, headers: dict[str, str], name: str) -> Any:
-    """The InferRequest KServe's V2 route would build, or NOT_DECODED when KServe must.
-
-    Only JSON bodies (no content type, or ``application/json``): FastAPI parses those as
-    JSON and hands anything else to KServe as bytes.
-    """
-    content_type = headers.get("content-type")
-    if content_type is not None and content_type.partition(";")[0].strip().lower() != (
-        "application/json"
-    ):
-        return NOT_DECODED
-    try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return NOT_DECODED
-    request = fastlane_v2.infer_request(payload, name)
-    return NOT_DECODED if request is None else request
-
-
-async def _read_body(message: dict, receive: Any) -> bytes | None:
-    """The whole request body from ``message`` on, or None when the client disconnects."""
+async def _read_body(message: dict, receive: Any, limit: int) -> tuple[bytes | None, bool]:
+    """The body from ``message`` on and True once complete; what was read and False once it
+    is larger than ``limit``; (None, False) when the client disconnects."""
     chunks = []
+    size = 0
     while True:
         if message["type"] == "http.disconnect":
-            return None
-        chunks.append(message.get("body", b""))
+            return None, False
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        size += len(chunk)
         if not message.get("more_body", False):
-            return b"".join(chunks)
+            return b"".join(chunks), True
+        if size > limit:
+            return b"".join(chunks), False
         message = await receive()
 
 
-def _replay(body: bytes, receive: Any) -> Any:
+def _replay(body: bytes, receive: Any, more_body: bool = False) -> Any:
     """A ``receive`` that hands the body already read to the next app, then the rest."""
     sent = False
 
@@ -254,37 +269,6 @@ def _replay(body: bytes, receive: Any) -> Any:
         if sent:
             return await receive()
         sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
+        return {"type": "http.request", "body": body, "more_body": more_body}
 
     return replay
-
-
-async def _send_error(send: Any, error: Exception) -> None:
-    """What KServe's handler for ``error`` logs and answers (a Starlette JSONResponse).
-
-    Raises:
-        The error itself, after answering, when KServe's catch-all would have handled it
-        (its server-error middleware re-raises to uvicorn, which logs it and closes the
-        connection).
-    """
-    KSERVE_LOGGER.error("Exception:", exc_info=error)
-    status = next(
-        (KSERVE_ERROR_STATUS[cls] for cls in type(error).__mro__ if cls in KSERVE_ERROR_STATUS),
-        None,
-    )
-    message = str(error) if status else f"{type(error).__name__} : {error}"
-    content = json.dumps(
-        {"error": message}, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
-    ).encode()
-    headers = [
-        (b"content-length", str(len(content)).encode()),
-        (b"content-type", b"application/json"),
-    ]
-    await _send(send, status or 500, headers, content)
-    if status is None:
-        raise error
-
-
-async def _send(send: Any, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})

@@ -9,7 +9,8 @@ metrics include them).
 
 ``endpoint`` is one of :data:`ENDPOINTS` (``other``: health, metadata, ``/metrics``...), so
 the label cannot grow with what clients send; ``status_class`` is ``2xx`` ... ``5xx``. A
-request whose client left before any answer started is not counted.
+request whose client left before any answer started is not counted. Values are noted in
+batches (:mod:`predictor.batched_metrics`); a scrape of ``/metrics`` folds them first.
 """
 
 from __future__ import annotations
@@ -18,6 +19,10 @@ import time
 from typing import Any
 
 from prometheus_client import Counter, Histogram
+
+from predictor import batched_metrics
+from predictor.batched_metrics import Batched
+from predictor.serving.multiprocess_metrics import METRICS_PATH
 
 ENDPOINTS = ("predict", "explain", "infer", "other")
 REQUESTS = Counter(
@@ -56,8 +61,8 @@ class HttpMetrics:
 
     def __init__(self, app: Any):
         self.app = app
-        self._durations = {name: DURATION.labels(endpoint=name) for name in ENDPOINTS}
-        self._counters: dict[tuple[str, int], Any] = {}
+        self._durations = {name: Batched(DURATION.labels(endpoint=name)) for name in ENDPOINTS}
+        self._counters: dict[tuple[str, int], Batched] = {}
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -65,6 +70,8 @@ class HttpMetrics:
             return
         started = time.perf_counter()
         status = 0
+        if scope["path"] == METRICS_PATH:
+            batched_metrics.flush()  # a scrape sees every value noted before it
 
         async def send_noting_status(message: dict) -> None:
             nonlocal status
@@ -79,13 +86,14 @@ class HttpMetrics:
             raise
         finally:
             if status:
-                self._record(endpoint_of(scope["path"]), status, time.perf_counter() - started)
+                self.record(endpoint_of(scope["path"]), status, time.perf_counter() - started)
 
-    def _record(self, endpoint: str, status: int, seconds: float) -> None:
+    def record(self, endpoint: str, status: int, seconds: float) -> None:
+        """Count one answer (also for a layer in front of this one that answered it)."""
         key = (endpoint, status // 100)
         counter = self._counters.get(key)
         if counter is None:
-            counter = REQUESTS.labels(endpoint=endpoint, status_class=f"{key[1]}xx")
+            counter = Batched(REQUESTS.labels(endpoint=endpoint, status_class=f"{key[1]}xx"))
             self._counters[key] = counter
-        counter.inc()
+        counter.inc(1)
         self._durations[endpoint].observe(seconds)

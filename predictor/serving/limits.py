@@ -131,7 +131,7 @@ class RequestLimitMiddleware:
         except asyncio.CancelledError:
             if deadline is None or not deadlines.cut_off(deadline):
                 raise  # cancelled by someone else (server shutdown), not our deadline
-            await self._timed_out(scope, send, progress)
+            await self.timed_out(scope.get("path", ""), send, progress["body"], progress["started"])
         except _ClientGone:
             return
         finally:
@@ -232,20 +232,21 @@ class RequestLimitMiddleware:
             "allowed (server flag --max_body_bytes); send fewer instances per request"
         )
 
-    async def _timed_out(self, scope: dict, send: Any, progress: dict) -> None:
+    async def timed_out(self, path: str, send: Any, body_received: bool, started: bool) -> int:
+        """Answer a request whose deadline passed: 408 while its body was still arriving,
+        503 after; the status sent, or 0 when its answer had already started."""
         seconds = f"{self.limits.request_timeout:g}"
-        path = scope.get("path", "")
-        if progress["started"]:
+        if started:
             # The answer is already on its way; it cannot be replaced by an error any more.
             logger.warning("request to %s exceeded %s s while sending its response", path, seconds)
-            return
-        if not progress["body"]:
+            return 0
+        if not body_received:
             await reject(
                 send,
                 408,
                 f"request body not received within {seconds} s (server flag --request_timeout)",
             )
-            return
+            return 408
         await reject(
             send,
             503,
@@ -253,6 +254,7 @@ class RequestLimitMiddleware:
             "the server is overloaded, retry later",
             extra_headers=((b"retry-after", str(RETRY_AFTER_SECONDS).encode()),),
         )
+        return 503
 
 
 def _content_length(headers) -> int | None:

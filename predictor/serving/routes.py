@@ -60,6 +60,13 @@ class RefusedRoutesMiddleware:
             return
         await reject(send, 404, message)
 
+    def refuses(self, scope: dict) -> bool:
+        """Whether this middleware would answer the HTTP request itself (with a refusal)."""
+        path = scope["path"]
+        if scope["method"] != "POST" and V1_VERBS.match(path):
+            return True
+        return path.startswith(REFUSED_PREFIX) and self._refusal(scope) is not None
+
     def _refusal(self, scope: dict) -> str | None:
         path = scope["path"]
         if path.startswith("/v2/models/") and (

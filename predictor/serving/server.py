@@ -10,8 +10,8 @@ null-free V2 JSON (:mod:`.v2_json`).
 
 uvicorn serves our ASGI layers wrapped around KServe's app, outermost first::
 
-    HttpMetrics([MultiProcessMetrics](DrainMiddleware(RefusedRoutesMiddleware(
-        RequestLimitMiddleware(FastLane(TidyV2JsonMiddleware(kserve_app)))))))
+    FastLane(HttpMetrics([MultiProcessMetrics](DrainMiddleware(RefusedRoutesMiddleware(
+        RequestLimitMiddleware(TidyV2JsonMiddleware(kserve_app)))))))
 
 (request metrics in :mod:`.http_metrics`; ``/metrics`` summed over ``--workers`` by
 :mod:`.multiprocess_metrics`, when that mode is on), built in
@@ -124,24 +124,32 @@ class PredictorRESTServer(RESTServer):
 
     def wrap(self, app: Any) -> Any:
         """KServe's app inside our layers: the drain state is looked at first, then refused
-        routes, then the limits (so the fast lane gets a body within them, decompressed);
-        V2 JSON from KServe's app is tidied on its way out."""
+        routes, then the limits (so KServe gets a body within them, decompressed); V2 JSON
+        from KServe's app is tidied on its way out. The fast lane goes in front of them all
+        and consults each for the predictions it answers itself."""
         options = self.options
-        app = TidyV2JsonMiddleware(app)
-        if fastlane.wanted(
-            options.enable_fastpath, self.log.latency_logging, options.access_log_format
-        ):
-            app = fastlane.FastLane(app, self.dataplane.model_registry)
-        app = RequestLimitMiddleware(app, self.limits)
-        app = RefusedRoutesMiddleware(
-            app, enable_model_repository_api=options.enable_model_repository_api
+        limits = RequestLimitMiddleware(TidyV2JsonMiddleware(app), self.limits)
+        refusals = RefusedRoutesMiddleware(
+            limits, enable_model_repository_api=options.enable_model_repository_api
         )
-        app = DrainMiddleware(app, self.drain)
-        # Outermost: every answer is counted, /metrics scrapes too (endpoint "other").
+        app = DrainMiddleware(refusals, self.drain)
+        # Every answer is counted, /metrics scrapes too (endpoint "other").
         metrics_dir = multiprocess_metrics.active_directory()
         if metrics_dir is not None:
             app = multiprocess_metrics.MultiProcessMetrics(app, metrics_dir)
-        return HttpMetrics(app)
+        metrics = HttpMetrics(app)
+        if not fastlane.wanted(
+            options.enable_fastpath, self.log.latency_logging, options.access_log_format
+        ):
+            return metrics
+        return fastlane.FastLane(
+            metrics,
+            self.dataplane.model_registry,
+            drain=self.drain,
+            refusals=refusals,
+            limits=limits,
+            metrics=metrics,
+        )
 
     def run(self, sockets=None):
         """Entry point of each ``--workers > 1`` child: our logging, then KServe's run."""

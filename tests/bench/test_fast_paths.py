@@ -25,7 +25,7 @@ from kserve.model import InferenceVerb
 from kserve.protocol.infer_type import InferInput, InferRequest, InferResponse
 from sklearn.datasets import load_breast_cancer
 
-from predictor import validation
+from predictor import batched_metrics, validation
 from predictor.model import BreastCancerModel, ModelOptions, ValidatedBatch
 from predictor.responses import ORJSON_OPTIONS, decide_labels, v1_body, v1_json
 from predictor.serving.logs import LogSettings, configure_logging
@@ -304,6 +304,7 @@ async def test_explain_and_v2_are_unchanged(big_model) -> None:
 
 
 def histogram_count(histogram, name: str) -> float:
+    batched_metrics.flush()  # as a scrape does
     child = histogram.labels(model_name=name)
     return next(s.value for s in child.collect()[0].samples if s.name.endswith("_count"))
 

@@ -7,24 +7,32 @@ fails or is not ready can be set up, and both must answer it alike.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import httpx
+import orjson
 import pytest
 from kserve import model_server as kserve_model_server
 from kserve.constants.constants import FASTAPI_APP_IMPORT_STRING
 from kserve.model_repository import ModelRepository
 from kserve.protocol.model_repository_extension import ModelRepositoryExtension
+from prometheus_client import REGISTRY
 
+from predictor import batched_metrics
 from predictor.model import BreastCancerModel, ModelOptions
 from predictor.serving.decoding import ClientInputDataPlane
+from predictor.serving.drain import Drain
 from predictor.serving.fastlane import FastLane
-from predictor.serving.limits import Limits
+from predictor.serving.http_metrics import HttpMetrics
+from predictor.serving.limits import Limits, RequestLimitMiddleware
 from predictor.serving.logs import LogSettings
+from predictor.serving.routes import RefusedRoutesMiddleware
 from predictor.serving.server import PredictorRESTServer, ServerOptions
 from tests.support import MODEL_NAME, load_example
 
 PREDICT = f"/v1/models/{MODEL_NAME}:predict"
+VALID_BYTES = orjson.dumps(load_example("valid_request.json"))
 
 
 @pytest.fixture(scope="module")
@@ -163,3 +171,98 @@ async def test_the_lane_leaves_what_it_does_not_imitate_to_kserve(model, body: d
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         with pytest.raises(KServeReached):
             await client.post(V2_INFER, json=body)
+
+
+def lane_with_layers(model, app, **limits) -> tuple[FastLane, Drain]:
+    """The lane with the server's layer objects, as ``PredictorRESTServer.wrap`` builds it."""
+    registry = ModelRepository()
+    registry.update(model)
+    drain = Drain()
+    limited = RequestLimitMiddleware(app, Limits(**limits))
+    lane = FastLane(
+        app,
+        registry,
+        drain=drain,
+        refusals=RefusedRoutesMiddleware(limited, enable_model_repository_api=False),
+        limits=limited,
+        metrics=HttpMetrics(app),
+    )
+    return lane, drain
+
+
+async def post(app, path: str, **request) -> httpx.Response:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        return await client.post(path, **request)
+
+
+@pytest.mark.parametrize(
+    ("path", "request_options", "draining"),
+    [
+        (PREDICT, {"json": load_example("valid_request.json")}, True),
+        (f"{V2_INFER}?model_version=1", {"json": v2_one()}, False),
+        # Valid JSON as it arrived: only the encoding says the limits layer must inflate it.
+        (PREDICT, {"content": VALID_BYTES, "headers": {"content-encoding": "gzip"}}, False),
+    ],
+    ids=["draining", "refused route", "compressed body"],
+)
+async def test_what_a_layer_acts_on_is_left_to_the_layers(
+    model, path: str, request_options: dict, draining: bool
+) -> None:
+    lane, drain = lane_with_layers(model, kserve_stand_in)
+    drain.draining = draining
+    with pytest.raises(KServeReached):
+        await post(lane, path, **request_options)
+
+
+async def test_a_body_nested_too_deep_reaches_the_limits_whole(model) -> None:
+    received = []
+
+    async def limits_stand_in(scope, receive, send) -> None:
+        received.append((await receive())["body"])
+        raise KServeReached(scope["path"])
+
+    lane, _ = lane_with_layers(model, limits_stand_in, max_json_depth=4)
+    body = b'{"instances": [[1]], "x": [[[[[]]]]]}'
+    with pytest.raises(KServeReached):
+        await post(lane, PREDICT, content=body, headers={"content-type": "application/json"})
+    assert received == [body]
+
+
+async def test_the_lane_counts_its_answers_in_the_request_metrics(model) -> None:
+    lane, _ = lane_with_layers(model, kserve_stand_in)
+    before = requests_counted("2xx"), requests_counted("4xx")
+    assert (await post(lane, PREDICT, json=load_example("valid_request.json"))).status_code == 200
+    assert (await post(lane, PREDICT, json={"instances": [[1]]})).status_code == 400
+    assert (requests_counted("2xx"), requests_counted("4xx")) == (before[0] + 1, before[1] + 1)
+
+
+async def test_a_body_that_never_arrives_gets_the_deadlines_408_from_the_lane(model) -> None:
+    lane, _ = lane_with_layers(model, kserve_stand_in, request_timeout=0.2)
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": PREDICT,
+        "root_path": "",
+        "headers": [(b"content-type", b"application/json"), (b"content-length", b"10")],
+    }
+    sent = []
+
+    async def stalled() -> dict:
+        await asyncio.sleep(30)
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    before = requests_counted("4xx")
+    await asyncio.wait_for(lane(scope, stalled, send), timeout=5)
+    assert sent[0]["status"] == 408
+    assert b"not received within 0.2 s" in sent[1]["body"]
+    assert requests_counted("4xx") == before + 1
+
+
+def requests_counted(status_class: str) -> float:
+    batched_metrics.flush()  # as a scrape does
+    labels = {"endpoint": "predict", "status_class": status_class}
+    return REGISTRY.get_sample_value("breast_cancer_http_requests_total", labels) or 0.0

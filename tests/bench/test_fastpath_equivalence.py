@@ -274,6 +274,7 @@ REQUESTS = {
     ),
     "v2 unknown model": ("POST", "/v2/models/nope/infer", tensor([row()])),
     "v2 versioned": ("POST", f"/v2/models/{MODEL_NAME}/versions/1/infer", tensor([row()])),
+    "v2 version in the query": ("POST", f"{INFER}?model_version=1", tensor([row()])),
     "v2 GET on infer": ("GET", INFER, {}),
     "ready": ("GET", f"/v1/models/{MODEL_NAME}", {}),
     "metadata": ("GET", f"/v2/models/{MODEL_NAME}", {}),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from prometheus_client import REGISTRY
 
+from predictor import batched_metrics
 from predictor.serving.http_metrics import ENDPOINTS, HttpMetrics, endpoint_of
 
 
@@ -26,11 +27,13 @@ def test_paths_map_to_a_fixed_set_of_endpoints(path: str, endpoint: str) -> None
 
 
 def count(endpoint: str, status_class: str) -> float:
+    batched_metrics.flush()  # as a scrape does
     labels = {"endpoint": endpoint, "status_class": status_class}
     return REGISTRY.get_sample_value("breast_cancer_http_requests_total", labels) or 0.0
 
 
 def timed(endpoint: str) -> float:
+    batched_metrics.flush()
     labels = {"endpoint": endpoint}
     name = "breast_cancer_http_request_duration_seconds_count"
     return REGISTRY.get_sample_value(name, labels) or 0.0

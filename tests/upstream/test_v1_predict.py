@@ -1,4 +1,4 @@
-"""Canaries for ``predictor/serving/fastlane.py``: stock KServe's V1 predict, which it mirrors.
+"""Canaries for ``predictor/serving/kserve_mirror.py``: stock KServe's V1 predict, mirrored.
 
 The fast lane answers ``POST /v1/models/<name>:predict`` without KServe's app, so it repeats
 what KServe's endpoint and error handlers do. When one of these fails, KServe changed that
@@ -13,7 +13,7 @@ import json
 import httpx
 import pytest
 
-from predictor.serving.fastlane import (
+from predictor.serving.kserve_mirror import (
     CLOUDEVENT_KEY,
     JSON_CONTENT_TYPES,
     KSERVE_ERROR_STATUS,
@@ -56,7 +56,7 @@ def test_a_bytes_answer_is_sent_as_is_with_only_its_length(stock: RunningServer)
 def test_json_is_parsed_for_exactly_these_content_types(
     stock: RunningServer, content_type: str | None, payload_type: str
 ) -> None:
-    """Mirrored: ``fastlane.JSON_CONTENT_TYPES`` are parsed before the model sees the body;
+    """Mirrored: ``kserve_mirror.JSON_CONTENT_TYPES`` are parsed before the model sees the body;
     any other content type reaches the model as bytes."""
     headers = {"content-type": content_type} if content_type else {}
     response = predict(stock, b'{"instances": [1]}', headers)
@@ -77,7 +77,7 @@ def test_a_json_body_shaped_as_a_cloudevent_is_unwrapped(stock: RunningServer) -
 def test_kserve_errors_are_answered_with_their_status_and_message(
     stock: RunningServer, error: type[Exception]
 ) -> None:
-    """Mirrored: ``fastlane.KSERVE_ERROR_STATUS`` and the JSONResponse bytes of the answer."""
+    """Mirrored: ``kserve_mirror.KSERVE_ERROR_STATUS`` and the JSONResponse bytes of the answer."""
     response = predict(stock, json.dumps({"raise": error.__name__}).encode())
     assert response.status_code == KSERVE_ERROR_STATUS[error]
     content = json.dumps({"error": str(error("raised"))}, separators=(",", ":")).encode()

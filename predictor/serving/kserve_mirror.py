@@ -1,0 +1,135 @@
+"""What KServe's predict routes do with a body and an error, mirrored for the fast lane.
+
+The lane (:mod:`.fastlane`) answers predictions without KServe's app, so it must decode a
+body as KServe's data plane decodes it and answer an error as KServe's handlers do. A client
+cannot tell the two apart (``tests/bench/test_fastpath_equivalence.py``); the KServe
+behaviours copied here are pinned by ``tests/upstream/test_v1_predict.py``.
+
+* V1: JSON when the content type is absent or one of :data:`JSON_CONTENT_TYPES`, raw bytes
+  (which the model parses itself) otherwise; a body that does not parse, or a JSON object
+  that may be a structured CloudEvent, is KServe's to answer (:data:`NOT_DECODED`).
+* V2: a JSON body that KServe's own ``InferenceRequest`` accepts (:mod:`.fastlane_v2`).
+* Errors: ``{"error": "..."}`` (Starlette's JSONResponse bytes) with the status of
+  :data:`KSERVE_ERROR_STATUS`, and KServe's log record.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import orjson
+from kserve.errors import (
+    InferenceError,
+    InvalidInput,
+    ModelNotFound,
+    ModelNotReady,
+    ServerNotLive,
+    ServerNotReady,
+    UnsupportedProtocol,
+)
+
+from predictor.serving import fastlane_v2
+
+# Where KServe's error handlers log ("Exception:" with the exception); our log filter turns
+# a client error into one WARNING line, here as there.
+KSERVE_LOGGER = logging.getLogger("kserve")
+# Content types KServe's data plane parses as JSON before the model sees the body
+# (``application/cloudevents+json`` too, but that one is a CloudEvent: KServe answers it).
+JSON_CONTENT_TYPES = frozenset(
+    {"application/json", "application/ld+json", "application/octet-stream"}
+)
+# Headers after which KServe's data plane does more than parse JSON: a binary CloudEvent's
+# (KServe needs all four), V2's binary-extension header (which our decoding checks on V1 too).
+KSERVE_DECODED_HEADERS = frozenset(
+    {"ce-specversion", "ce-source", "ce-type", "ce-id", "inference-header-content-length"}
+)
+CLOUDEVENT_CONTENT_TYPE = "application/cloudevents+json"
+# Keys of a structured CloudEvent, which KServe unwraps from a JSON body.
+CLOUDEVENT_KEY = "specversion"
+# KServe's REST error handlers: status for an exception class ({"error": str(exception)});
+# anything else is its catch-all 500.
+KSERVE_ERROR_STATUS = {
+    InvalidInput: 400,
+    InferenceError: 500,
+    ModelNotFound: 404,
+    ModelNotReady: 503,
+    NotImplementedError: 501,
+    UnsupportedProtocol: 501,
+    ServerNotLive: 503,
+    ServerNotReady: 503,
+}
+NOT_DECODED = object()
+
+
+def left_to_kserve(headers: dict[str, str]) -> bool:
+    """Whether KServe's data plane would do more with these headers than parse JSON."""
+    return not KSERVE_DECODED_HEADERS.isdisjoint(headers) or (
+        headers.get("content-type") == CLOUDEVENT_CONTENT_TYPE
+    )
+
+
+def v1_payload(body: bytes, headers: dict[str, str]) -> Any:
+    """The payload KServe's data plane hands the model, or NOT_DECODED when KServe must."""
+    content_type = headers.get("content-type")
+    if content_type is not None and content_type not in JSON_CONTENT_TYPES:
+        return body
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return NOT_DECODED
+    if type(payload) is dict and CLOUDEVENT_KEY in payload:
+        return NOT_DECODED
+    return payload
+
+
+def v2_request(body: bytes, headers: dict[str, str], name: str) -> Any:
+    """The InferRequest KServe's V2 route would build, or NOT_DECODED when KServe must.
+
+    Only JSON bodies (no content type, or ``application/json``): FastAPI parses those as
+    JSON and hands anything else to KServe as bytes.
+    """
+    content_type = headers.get("content-type")
+    if content_type is not None and content_type.partition(";")[0].strip().lower() != (
+        "application/json"
+    ):
+        return NOT_DECODED
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return NOT_DECODED
+    request = fastlane_v2.infer_request(payload, name)
+    return NOT_DECODED if request is None else request
+
+
+def error_status(error: Exception) -> int:
+    """The status KServe's handlers answer ``error`` with (500: its catch-all)."""
+    return next(
+        (KSERVE_ERROR_STATUS[cls] for cls in type(error).__mro__ if cls in KSERVE_ERROR_STATUS),
+        500,
+    )
+
+
+async def send_error(send: Any, error: Exception) -> None:
+    """What KServe's handler for ``error`` logs and answers (a Starlette JSONResponse).
+
+    Raises:
+        The error itself, after answering, when KServe's catch-all would have handled it
+        (its server-error middleware re-raises to uvicorn, which logs it and closes the
+        connection).
+    """
+    KSERVE_LOGGER.error("Exception:", exc_info=error)
+    caught = any(cls in KSERVE_ERROR_STATUS for cls in type(error).__mro__)
+    message = str(error) if caught else f"{type(error).__name__} : {error}"
+    content = json.dumps(
+        {"error": message}, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
+    ).encode()
+    headers = [
+        (b"content-length", str(len(content)).encode()),
+        (b"content-type", b"application/json"),
+    ]
+    await send({"type": "http.response.start", "status": error_status(error), "headers": headers})
+    await send({"type": "http.response.body", "body": content})
+    if not caught:
+        raise error

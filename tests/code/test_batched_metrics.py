@@ -1,0 +1,69 @@
+"""Batched observations: folded once per event-loop turn, at once off the loop, before a scrape."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from predictor import batched_metrics
+from predictor.batched_metrics import Batched
+
+
+def histogram() -> tuple[Histogram, Batched]:
+    metric = Histogram("t_seconds", "t", buckets=(0.01, 0.1, 1.0), registry=CollectorRegistry())
+    return metric, Batched(metric)
+
+
+def counts(metric: Histogram) -> dict[str, float]:
+    samples = next(iter(metric.collect())).samples
+    return {
+        sample.labels.get("le", sample.name): sample.value
+        for sample in samples
+        if not sample.name.endswith("_created")
+    }
+
+
+def test_off_the_event_loop_a_value_is_folded_at_once() -> None:
+    metric, batched = histogram()
+    batched.observe(0.05)
+    assert counts(metric)["0.1"] == 1
+    assert counts(metric)["t_seconds_sum"] == 0.05
+
+
+async def test_on_the_loop_values_wait_for_the_next_turn_then_count_exactly() -> None:
+    metric, batched = histogram()
+    for value in (0.005, 0.01, 0.05, 5.0, 0.5):
+        batched.observe(value)
+    assert counts(metric)["t_seconds_count"] == 0  # still noted, not folded
+    await asyncio.sleep(0)  # one turn of the loop
+    assert counts(metric) == {
+        "0.01": 2.0,
+        "0.1": 3.0,
+        "1.0": 4.0,
+        "+Inf": 5.0,
+        "t_seconds_count": 5.0,
+        "t_seconds_sum": math.fsum((0.005, 0.01, 0.05, 5.0, 0.5)),
+    }
+
+
+async def test_flush_folds_every_metric_noted_so_far() -> None:
+    metric, batched = histogram()
+    counter = Counter("t_total", "t", registry=CollectorRegistry())
+    batched_counter = Batched(counter)
+    batched.observe(0.2)
+    batched_counter.inc(1)
+    batched_counter.inc(1)
+    batched_metrics.flush()
+    assert counts(metric)["t_seconds_count"] == 1
+    assert next(iter(counter.collect())).samples[0].value == 2
+
+
+async def test_values_noted_after_a_fold_are_folded_in_a_later_turn() -> None:
+    metric, batched = histogram()
+    batched.observe(0.2)
+    await asyncio.sleep(0)
+    batched.observe(0.3)
+    await asyncio.sleep(0)
+    assert counts(metric)["t_seconds_count"] == 2
