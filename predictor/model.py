@@ -113,7 +113,9 @@ class BreastCancerModel(SynchronousModel):
             batch = ValidatedBatch(features, payload)
         else:
             batch = ValidatedBatch(self.validator.v1_features(payload))
-        REQUEST_INSTANCES.observe(batch.count)  # valid requests only: invalid ones raised
+        features = batch.features
+        # Valid requests only: invalid ones raised.
+        REQUEST_INSTANCES.observe(features.shape[0] if type(features) is np.ndarray else 1)
         return batch
 
     def validate(self, payload):

@@ -54,7 +54,17 @@ class FeatureValidator:
 
     def v1_features(self, payload: Any) -> np.ndarray | Sequence[float]:
         """:meth:`v1`, but one instance stays a sequence of floats (see :func:`_finite_row`)."""
-        if isinstance(payload, bytes | bytearray | memoryview | str):
+        if type(payload) is dict:
+            # The usual request, one positional instance, checked in one step; anything
+            # else (or a problem) goes the general way, which names it.
+            instances = payload.get(INSTANCES_KEY)
+            if type(instances) is list and len(instances) == 1:
+                row = instances[0]
+                if type(row) is list and len(row) == self.n_features:
+                    values = _finite_row(row)
+                    if values is not None:
+                        return values
+        elif isinstance(payload, bytes | bytearray | memoryview | str):
             payload = decode_json(payload)
         if not isinstance(payload, dict):
             raise InvalidInput(
