@@ -41,10 +41,13 @@ class Batched:
     Counters take non-negative increments only (as ``Counter.inc``), checked at the fold.
     """
 
-    __slots__ = ("_bounds", "_buckets", "_sum", "_values", "child")
+    __slots__ = ("_bounds", "_buckets", "_sum", "_values", "child", "counter")
 
-    def __init__(self, child: Any):
+    def __init__(self, child: Any, counter: Any = None):
+        """``counter``: a counter child to add one to per value as well (requests counted
+        and timed with one note)."""
         self.child = child
+        self.counter = counter
         self._values: list[float] = []
         # A histogram's bucket bounds and values (None for a counter): what observe() writes.
         self._bounds = getattr(child, "_upper_bounds", None)
@@ -65,6 +68,8 @@ class Batched:
         values, self._values = self._values, []
         if not values:
             return
+        if self.counter is not None:
+            self.counter.inc(len(values))
         total = values[0] if len(values) == 1 else math.fsum(values)
         if self._bounds is None:
             self.child.inc(total)

@@ -1,10 +1,9 @@
 """Strict request validation: every value must be a finite JSON number, in the right place.
 
-The happy path is vectorised (every value packed as a C double in one ``struct`` call, or
-for a few instances C-level ``map``/``set`` over the decoded JSON, then one ``np.array``; one
+The happy path is vectorised (every value packed as a C double in one ``struct`` call, or for
+a few instances C-level ``map``/``set`` over the decoded JSON, then one ``np.array``; one
 instance stays a sequence of floats); only a request that fails it is walked value by value,
-to name the first problems precisely (instance index, feature, what was expected, what
-arrived: :mod:`predictor.problems`).
+to name the first problems (instance, feature, what was expected, what arrived: ``problems``).
 """
 
 from __future__ import annotations
@@ -55,15 +54,13 @@ class FeatureValidator:
     def v1_features(self, payload: Any) -> np.ndarray | Sequence[float]:
         """:meth:`v1`, but one instance stays a sequence of floats (see :func:`_finite_row`)."""
         if type(payload) is dict:
-            # The usual request, one positional instance, checked in one step; anything
-            # else (or a problem) goes the general way, which names it.
+            # One positional instance, the usual request, in one step (else the general way).
             instances = payload.get(INSTANCES_KEY)
             if type(instances) is list and len(instances) == 1:
                 row = instances[0]
-                if type(row) is list and len(row) == self.n_features:
-                    values = _finite_row(row)
-                    if values is not None:
-                        return values
+                ok = type(row) is list and len(row) == self.n_features
+                if ok and (values := _finite_row(row)) is not None:
+                    return values
         elif isinstance(payload, bytes | bytearray | memoryview | str):
             payload = decode_json(payload)
         if not isinstance(payload, dict):

@@ -11,32 +11,28 @@ flight.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
 
 MAX_TICK_SECONDS = 0.05
 
 
-@dataclass(eq=False, slots=True)
-class Deadline:
-    """One request's deadline (loop time) and the task it cancels when that passes."""
-
-    at: float
-    task: asyncio.Task
-    cancelling: int  # the task's cancel requests before ours: asyncio.timeout's bookkeeping
-    expired: bool = False
-    settled: bool = field(default=False)  # our cancel request has been taken back
-
-
 class Deadlines:
-    """Cancels each registered request's task once its deadline has passed."""
+    """Cancels each registered request's task once its deadline has passed.
+
+    A request is its task: one deadline per task at a time (``start`` returns the task as the
+    token that ``cut_off`` and ``finish`` take).
+    """
 
     def __init__(self, seconds: float, tick: float | None = None):
         self.seconds = seconds
         self.tick = tick if tick is not None else min(MAX_TICK_SECONDS, seconds / 4)
-        self._in_flight: set[Deadline] = set()
+        # task -> (deadline in loop time, the task's cancel requests before ours: what
+        # asyncio.timeout keeps to tell its own cancellation from another's)
+        self._in_flight: dict[asyncio.Task, tuple[float, int]] = {}
+        # task -> whether our cancel request has been taken back, for the expired ones
+        self._expired: dict[asyncio.Task, bool] = {}
         self._sweeping: asyncio.AbstractEventLoop | None = None
 
-    def start(self) -> Deadline:
+    def start(self) -> asyncio.Task:
         """Watch the current task from now on; call :meth:`finish` when it is done."""
         # The sweeping loop's current task, when that loop is the one running here: asking
         # for the running loop costs a getpid() system call (CPython checks for a fork).
@@ -45,27 +41,25 @@ class Deadlines:
         if task is None:
             loop = asyncio.get_running_loop()
             task = asyncio.current_task(loop)
-        deadline = Deadline(loop.time() + self.seconds, task, task.cancelling())
-        self._in_flight.add(deadline)
+        self._in_flight[task] = (loop.time() + self.seconds, task.cancelling())
         if self._sweeping is not loop:
             self._sweeping = loop
             loop.call_later(self.tick, self._sweep, loop)
-        return deadline
+        return task
 
-    def cut_off(self, deadline: Deadline) -> bool:
+    def cut_off(self, task: asyncio.Task) -> bool:
         """Whether the CancelledError being handled is this deadline's (then it is absorbed:
         the task's cancel request is taken back, as ``asyncio.timeout`` does)."""
-        if not deadline.expired or deadline.settled:
+        if self._expired.get(task, True):  # not expired, or already taken back
             return False
-        deadline.settled = True
-        return deadline.task.uncancel() <= deadline.cancelling
+        self._expired[task] = True
+        return task.uncancel() <= self._in_flight[task][1]
 
-    def finish(self, deadline: Deadline) -> None:
+    def finish(self, task: asyncio.Task) -> None:
         """Stop watching this request."""
-        self._in_flight.discard(deadline)
-        if deadline.expired and not deadline.settled:
-            deadline.settled = True
-            deadline.task.uncancel()
+        self._in_flight.pop(task, None)
+        if self._expired and self._expired.pop(task, True) is False:
+            task.uncancel()
 
     def _sweep(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._sweeping is not loop:
@@ -74,8 +68,8 @@ class Deadlines:
             self._sweeping = None  # idle: the next request starts the sweep again
             return
         now = loop.time()
-        for deadline in self._in_flight:
-            if not deadline.expired and deadline.at <= now:
-                deadline.expired = True
-                deadline.task.cancel()
+        for task, (at, _) in self._in_flight.items():
+            if at <= now and task not in self._expired:
+                self._expired[task] = False
+                task.cancel()
         loop.call_later(self.tick, self._sweep, loop)

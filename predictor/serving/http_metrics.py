@@ -61,8 +61,9 @@ class HttpMetrics:
 
     def __init__(self, app: Any):
         self.app = app
-        self._durations = {name: Batched(DURATION.labels(endpoint=name)) for name in ENDPOINTS}
-        self._counters: dict[tuple[str, int], Batched] = {}
+        self._durations = {name: DURATION.labels(endpoint=name) for name in ENDPOINTS}
+        # (endpoint, status // 100) -> its duration, noted once: counted and timed at the fold
+        self._timed_counts: dict[tuple[str, int], Batched] = {}
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -91,9 +92,9 @@ class HttpMetrics:
     def record(self, endpoint: str, status: int, seconds: float) -> None:
         """Count one answer (also for a layer in front of this one that answered it)."""
         key = (endpoint, status // 100)
-        counter = self._counters.get(key)
-        if counter is None:
-            counter = Batched(REQUESTS.labels(endpoint=endpoint, status_class=f"{key[1]}xx"))
-            self._counters[key] = counter
-        counter.inc(1)
-        self._durations[endpoint].observe(seconds)
+        timed_count = self._timed_counts.get(key)
+        if timed_count is None:
+            counter = REQUESTS.labels(endpoint=endpoint, status_class=f"{key[1]}xx")
+            timed_count = Batched(self._durations[endpoint], counter=counter)
+            self._timed_counts[key] = timed_count
+        timed_count.observe(seconds)

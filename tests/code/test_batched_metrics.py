@@ -67,3 +67,14 @@ async def test_values_noted_after_a_fold_are_folded_in_a_later_turn() -> None:
     batched.observe(0.3)
     await asyncio.sleep(0)
     assert counts(metric)["t_seconds_count"] == 2
+
+
+async def test_a_timed_count_adds_one_to_its_counter_per_value_it_times() -> None:
+    metric, _ = histogram()
+    counter = Counter("timed_total", "t", registry=CollectorRegistry())
+    timed = Batched(metric, counter=counter)
+    for seconds in (0.001, 0.2, 3.0):
+        timed.observe(seconds)
+    batched_metrics.flush()
+    assert next(iter(counter.collect())).samples[0].value == 3
+    assert counts(metric)["t_seconds_count"] == 3
