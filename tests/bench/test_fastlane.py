@@ -266,3 +266,26 @@ def requests_counted(status_class: str) -> float:
     batched_metrics.flush()  # as a scrape does
     labels = {"endpoint": "predict", "status_class": status_class}
     return REGISTRY.get_sample_value("breast_cancer_http_requests_total", labels) or 0.0
+
+
+async def test_a_chunked_body_past_the_limit_reaches_the_limits_which_refuse_it(model) -> None:
+    """No Content-Length: the lane reads until the body outgrows the limit, then hands what it
+    read and the rest to the limits layer, which answers the 413 it answers without the lane."""
+    limits = RequestLimitMiddleware(kserve_stand_in, Limits(max_body_bytes=100))
+    registry = ModelRepository()
+    registry.update(model)
+    lane = FastLane(limits, registry, limits=limits)
+
+    async def chunks():
+        yield b'{"instances": [['
+        yield b"1.0, " * 40
+        yield b"1.0]]}"
+
+    answers = []
+    for app in (limits, lane):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            response = await client.post(PREDICT, content=chunks())
+        answers.append((response.status_code, response.json()))
+    assert answers[0] == answers[1]
+    assert answers[0][0] == 413 and "at most 100 bytes" in answers[0][1]["error"]
