@@ -101,7 +101,8 @@ def flush() -> None:
 def _noted(metric: Batched) -> None:
     """The first value since the last fold: queue the fold (or fold now, off the loop)."""
     global _scheduled
-    _dirty.append(metric)
+    with _lock:  # flush() takes the list under it: no metric is dropped between copy and clear
+        _dirty.append(metric)
     if _scheduled:
         return
     loop = asyncio._get_running_loop()  # None off the loop; public get_running_loop raises

@@ -175,7 +175,8 @@ class FastLane:
             if not complete:
                 return _replay(body, receive, more_body=True)
         progress.body_received = True
-        if len(body) > self._max_body_bytes or self._too_deep(body):
+        # All of the body is JSON: a V2 binary-extension request is not the lane's.
+        if len(body) > self._max_body_bytes or json_depth(body, self._max_depth) > self._max_depth:
             return _replay(body, receive)  # the limits answer it
         model, name, v2 = route
         try:
@@ -203,15 +204,6 @@ class FastLane:
         await send({"type": "http.response.start", "status": 200, "headers": raw_headers})
         await send({"type": "http.response.body", "body": content})
         return None
-
-    def _too_deep(self, body: bytes) -> bool:
-        """JSON nested deeper than the limit (all of the body is JSON: a V2 binary-extension
-        request is not the lane's). Fewer brackets than the limit cannot nest deeper: two
-        counts settle the usual body without the full scan."""
-        limit = self._max_depth
-        if body.count(b"[") + body.count(b"{") <= limit:
-            return False
-        return json_depth(body, limit) > limit
 
     def _route(self, scope: dict) -> tuple[LaneModel, str, bool] | None:
         """The model a V1 ``:predict`` or a V2 ``/infer`` is for, its name, and whether it is
