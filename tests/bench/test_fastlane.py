@@ -215,18 +215,21 @@ async def test_what_a_layer_acts_on_is_left_to_the_layers(
         await post(lane, path, **request_options)
 
 
-async def test_a_body_nested_too_deep_reaches_the_limits_whole(model) -> None:
-    received = []
-
-    async def limits_stand_in(scope, receive, send) -> None:
-        received.append((await receive())["body"])
-        raise KServeReached(scope["path"])
-
-    lane, _ = lane_with_layers(model, limits_stand_in, max_json_depth=4)
+async def test_a_body_nested_too_deep_is_refused_by_the_limits_as_without_the_lane(model):
+    limits = RequestLimitMiddleware(kserve_stand_in, Limits(max_json_depth=4))
+    registry = ModelRepository()
+    registry.update(model)
+    lane = FastLane(limits, registry, limits=limits)
     body = b'{"instances": [[1]], "x": [[[[[]]]]]}'
-    with pytest.raises(KServeReached):
-        await post(lane, PREDICT, content=body, headers={"content-type": "application/json"})
-    assert received == [body]
+    answers = []
+    for app in (limits, lane):
+        response = await post(
+            app, PREDICT, content=body, headers={"content-type": "application/json"}
+        )
+        answers.append((response.status_code, response.json()))
+    assert answers[0] == answers[1]
+    assert answers[0] == (400, {"error": "request body is nested 6 levels deep; at most 4 are "
+                                "allowed (server flag --max_json_depth)"})  # fmt: skip
 
 
 async def test_the_lane_counts_its_answers_in_the_request_metrics(model) -> None:
