@@ -20,6 +20,7 @@ from predictor.responses import (
     LABEL_OUTPUT,
     ORJSON_OPTIONS,
     PROBABILITY_OUTPUT,
+    OnePrediction,
     Probabilities,
     envelope,
     v1_body,
@@ -33,7 +34,7 @@ logger = logging.getLogger(__name__)
 V2_INPUT_NAME = "features"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ValidatedBatch:
     """Features proven finite and well-shaped, and the V2 request they came from (if any).
 
@@ -88,6 +89,7 @@ class BreastCancerModel(SynchronousModel):
             names, artifact.feature_min, artifact.feature_max, self.options.range_margin
         )
         self.artifact = artifact
+        self._one_prediction = OnePrediction(artifact.threshold, self.name, artifact.version)
         logger.info(
             "loaded model %s version %s from %s (%s scorer from %s, threshold %.4f, "
             "SHA256SUMS sha256 %s)",
@@ -112,8 +114,8 @@ class BreastCancerModel(SynchronousModel):
                 features = features[0].tolist()
             batch = ValidatedBatch(features, payload)
         else:
-            batch = ValidatedBatch(self.validator.v1_features(payload))
-        features = batch.features
+            features = self.validator.v1_features(payload)
+            batch = ValidatedBatch(features)
         # Valid requests only: invalid ones raised.
         REQUEST_INSTANCES.observe(features.shape[0] if type(features) is np.ndarray else 1)
         return batch
@@ -144,6 +146,10 @@ class BreastCancerModel(SynchronousModel):
         """``predict`` for a V1 request, already serialised: orjson's bytes of its dict."""
         if not self._default_predict or payload.v2_request is not None:
             return None
+        features = payload.features
+        if type(features) is not np.ndarray and self.ranges.contains(features):
+            # One instance in range, the usual request: no warnings to build.
+            return self._one_prediction.json(self.scorer.probability_of_one(features))
         probabilities, warnings = self._score(payload)
         artifact = self.artifact
         if warnings is None:

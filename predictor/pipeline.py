@@ -26,7 +26,7 @@ from kserve.metrics import (
 )
 from kserve.model import InferenceVerb
 
-from predictor.batched_metrics import Batched
+from predictor.batched_metrics import Batched, BatchedTogether
 from predictor.responses import ORJSON_OPTIONS
 
 JSON_CONTENT_TYPE = "application/json"
@@ -40,6 +40,7 @@ class SynchronousModel(Model):
     def __init__(self, name: str):
         super().__init__(name)
         self._histograms = stage_histograms(name)
+        self._stage_notes = stage_notes(self._histograms)
         self._sync_handlers = type(self).postprocess is Model.postprocess and not any(
             inspect.iscoroutinefunction(getattr(self, handler)) for handler in HANDLERS
         )
@@ -49,11 +50,13 @@ class SynchronousModel(Model):
         # belong to one process's registry, so each process resolves its own.
         state = dict(self.__dict__)
         state.pop("_histograms", None)
+        state.pop("_stage_notes", None)
         return state
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self._histograms = stage_histograms(self.name)
+        self._stage_notes = stage_notes(self._histograms)
 
     @property
     def answers_synchronously(self) -> bool:
@@ -85,6 +88,7 @@ class SynchronousModel(Model):
         body: Any,
         headers: dict[str, str] | None = None,
         verb: InferenceVerb = InferenceVerb.PREDICT,
+        cloudevent: bool | None = None,
     ) -> tuple[Any, dict[str, str]]:
         """``kserve.Model.__call__``'s stages, histograms and trace line, synchronously.
 
@@ -92,27 +96,37 @@ class SynchronousModel(Model):
         ``explain``, each stage observed in KServe's histogram even when it fails; KServe's
         default ``postprocess`` returns its input, so it is timed but not called.
 
+        Args:
+            cloudevent: whether KServe answers this request with a CloudEvent; None to tell
+                from ``headers`` (the fast lane passes False: it leaves those to KServe).
+
         Returns:
             The response and its headers. A V1 prediction comes serialised with its content
             type (the bytes ORJSONResponse would render); a cloudevent request keeps its dict
             (KServe wraps it), a V2 request its InferResponse.
         """
+        if cloudevent is None:
+            cloudevent = is_cloudevent(headers)
         histograms = self._histograms
         clock = time.perf_counter
-        cloudevent = is_cloudevent(headers)
         start = clock()
         try:
             payload = self.preprocess(body, headers)
-        finally:
-            preprocessed = clock()
+        except BaseException:
+            histograms["preprocess"].observe(clock() - start)
+            raise
+        preprocessed = clock()
+        try:
+            payload = self.validate(payload)
+            if verb is InferenceVerb.PREDICT:
+                stage = "predict"
+            elif verb is InferenceVerb.EXPLAIN:
+                stage = "explain"
+            else:
+                raise NotImplementedError
+        except BaseException:
             histograms["preprocess"].observe(preprocessed - start)
-        payload = self.validate(payload)
-        if verb is InferenceVerb.PREDICT:
-            stage = "predict"
-        elif verb is InferenceVerb.EXPLAIN:
-            stage = "explain"
-        else:
-            raise NotImplementedError
+            raise
         middle = clock()
         try:
             if stage == "explain":
@@ -121,11 +135,14 @@ class SynchronousModel(Model):
                 response = None if cloudevent else self.predict_json(payload)
                 if response is None:
                     response = self.predict(payload, headers)
-        finally:
-            end = clock()
-            histograms[stage].observe(end - middle)
-        finish = clock()
-        histograms["postprocess"].observe(finish - end)
+        except BaseException:
+            histograms["preprocess"].observe(preprocessed - start)
+            histograms[stage].observe(clock() - middle)
+            raise
+        end = clock()
+        finish = clock()  # KServe's postprocess would run here
+        # The three stages in one note: the same observations, one append.
+        self._stage_notes[stage].observe((preprocessed - start, end - middle, finish - end))
         if self.enable_latency_logging is True:
             _log_latency(headers, stage, preprocessed - start, end - middle, finish - end)
         if stage == "predict" and not cloudevent:
@@ -146,6 +163,14 @@ def stage_histograms(model_name: str) -> dict[str, Batched]:
         "explain": Batched(EXPLAIN_HIST_TIME.labels(**labels)),
         "postprocess": Batched(POST_HIST_TIME.labels(**labels)),
     }
+
+
+def stage_notes(histograms: dict[str, Batched]) -> dict[str, BatchedTogether]:
+    """For a request that got through: its preprocess, predict (or explain) and postprocess
+    times, noted together."""
+    pre, post = histograms["preprocess"], histograms["postprocess"]
+    stages = ("predict", "explain")
+    return {stage: BatchedTogether(pre, histograms[stage], post) for stage in stages}
 
 
 def is_cloudevent(headers: dict[str, str] | None) -> bool:

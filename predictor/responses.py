@@ -99,6 +99,25 @@ def v1_json(
     return _OPENING + predictions + _PREDICTION_TAIL + rest
 
 
+class OnePrediction:
+    """``v1_json`` of one instance for one model version: its fixed parts joined once.
+
+    The same bytes as ``v1_json([probability], threshold, model_name, model_version)``.
+    """
+
+    __slots__ = ("_negative", "_positive", "_tail", "threshold")
+
+    def __init__(self, threshold: float, model_name: str, model_version: str):
+        self.threshold = threshold
+        self._negative = _OPENING + _NEGATIVE_HEAD
+        self._positive = _OPENING + _POSITIVE_HEAD
+        self._tail = _PREDICTION_TAIL + _envelope_rest(threshold, model_name, model_version)
+
+    def json(self, probability: float) -> bytes:
+        head = self._positive if probability >= self.threshold else self._negative
+        return b"".join((head, orjson.dumps(probability), self._tail))
+
+
 @functools.lru_cache(maxsize=8)
 def _envelope_rest(threshold: float, model_name: str, model_version: str) -> bytes:
     """What follows the predictions: ``],"model_name":...}``."""

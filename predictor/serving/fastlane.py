@@ -18,9 +18,10 @@ unknown or unready model, a ``root_path``). The server's own layers (:mod:`.http
 would act on: the lane asks each, keeps the request deadline and counts the answer.
 
 Depends on the ASGI spec, the model's ``answer`` and our layers, not on KServe's or
-FastAPI's internals. Requests it answers skip what runs inside KServe's app, so
-:func:`wanted` leaves it out when that would print something (KServe's timing lines, its
-access-log middleware).
+FastAPI's internals (of KServe, only on its documented default ``healthy()``, which returns
+``ready``: ``tests/upstream/test_v1_predict.py`` pins it). Requests it answers skip what
+runs inside KServe's app, so :func:`wanted` leaves it out when that would print something
+(KServe's timing lines, its access-log middleware).
 """
 
 from __future__ import annotations
@@ -33,9 +34,11 @@ from predictor.serving import fastlane_v2
 from predictor.serving.drain import Drain
 from predictor.serving.http_metrics import HttpMetrics
 from predictor.serving.kserve_mirror import (
+    CLOUDEVENT_CONTENT_TYPE,
+    KSERVE_DECODED_HEADERS,
+    KSERVE_HEALTHY,
     NOT_DECODED,
     error_status,
-    left_to_kserve,
     send_error,
     v1_payload,
     v2_request,
@@ -48,6 +51,9 @@ SUFFIX = ":predict"
 # What a model's answer usually carries, and its ASGI form.
 JSON_RESPONSE_HEADERS = {"content-type": "application/json"}
 JSON_CONTENT_TYPE_HEADER = (b"content-type", b"application/json")
+# Headers after which the lane leaves a request to the server: KServe decodes more than JSON,
+# or the limits layer inflates the body.
+LANE_REFUSED_HEADERS = KSERVE_DECODED_HEADERS | {"content-encoding"}
 # Paths remembered with their model name (the lane's models' paths; a guard, not a limit).
 MAX_REMEMBERED_PATHS = 64
 
@@ -58,10 +64,13 @@ class LaneModel(Protocol):
     body's bytes and their headers."""
 
     answers_synchronously: bool
+    ready: bool
 
     async def healthy(self) -> bool: ...
 
-    def answer(self, body: Any, headers: dict[str, str]) -> tuple[bytes, dict[str, str]]: ...
+    def answer(
+        self, body: Any, headers: dict[str, str], *, cloudevent: bool
+    ) -> tuple[bytes, dict[str, str]]: ...
 
 
 class ModelRegistry(Protocol):
@@ -115,8 +124,9 @@ class FastLane:
         if route is None or self.drain.draining or (route[2] and self.refusals.refuses(scope)):
             await self.app(scope, receive, send)  # the layers answer (Connection: close...)
             return
-        model, _, v2 = route
-        if not await model.healthy():
+        model = route[0]
+        # KServe asks the model's healthy(), which by default returns ``ready``.
+        if not (model.ready if type(model).healthy is KSERVE_HEALTHY else await model.healthy()):
             await self.app(scope, receive, send)
             return
         headers = {
@@ -124,86 +134,86 @@ class FastLane:
         }
         length = headers.get("content-length", "0")
         if (
-            left_to_kserve(headers)
-            or "content-encoding" in headers  # the limits layer inflates it
+            not LANE_REFUSED_HEADERS.isdisjoint(headers)
+            or headers.get("content-type") == CLOUDEVENT_CONTENT_TYPE  # KServe decodes those
             or not length.isdigit()
             or int(length) > self._max_body_bytes  # a 413
         ):
             await self.app(scope, receive, send)
             return
-        started = time.perf_counter()
-        deadlines = self.limits.deadlines
-        deadline = deadlines.start() if deadlines is not None else None
-        progress = Progress()
-        try:
-            unread = await self._answer(headers, receive, send, route, progress)
-        except asyncio.CancelledError:
-            if deadline is None or not deadlines.cut_off(deadline):
-                raise  # cancelled by someone else (server shutdown), not our deadline
-            timed_out = await self.limits.timed_out(
-                scope["path"], send, progress.body_received, progress.status != 0
-            )
-            progress.status = progress.status or timed_out
-            unread = None
-        finally:
-            if deadline is not None:
-                deadlines.finish(deadline)
-            if progress.status:
-                endpoint = "infer" if v2 else "predict"
-                self.metrics.record(endpoint, progress.status, time.perf_counter() - started)
+        unread = await self._answer(scope, headers, receive, send, route)
         if unread is not None:
             await self.app(scope, unread, send)  # after the lane's deadline is finished
 
     async def _answer(
         self,
+        scope: dict,
         headers: dict[str, str],
         receive: Any,
         send: Any,
         route: tuple[LaneModel, str, bool],
-        progress: Progress,
     ) -> Any:
-        """Answer the request, noting how far it got; or return the ``receive`` that hands
-        the body read so far to ``app``, which answers instead (the limits refuse it, or
-        KServe decodes it)."""
-        message = await receive()
-        if message["type"] == "http.request" and not message.get("more_body", False):
-            body = message.get("body", b"")  # all of it at once: the common case
-        else:
-            body, complete = await _read_body(message, receive, self._max_body_bytes)
-            if body is None:
-                return None  # the client left before sending its body
-            if not complete:
-                return _replay(body, receive, more_body=True)
-        progress.body_received = True
-        # All of the body is JSON: a V2 binary-extension request is not the lane's.
-        if len(body) > self._max_body_bytes or json_depth(body, self._max_depth) > self._max_depth:
-            return _replay(body, receive)  # the limits answer it
-        model, name, v2 = route
+        """Answer the request within its deadline and count the answer; or return the
+        ``receive`` that hands the body read so far to ``app``, which answers instead (the
+        limits refuse it, or KServe decodes it)."""
+        started = time.perf_counter()
+        deadlines = self.limits.deadlines
+        deadline = deadlines.start() if deadlines is not None else None
+        body_received = False
+        status = 0  # the status sent, once the answer has started
         try:
-            payload = v2_request(body, headers, name) if v2 else v1_payload(body, headers)
-            if payload is NOT_DECODED:
-                return _replay(body, receive)
-            content, response_headers = model.answer(payload, headers)
-            if v2:
-                content = fastlane_v2.response_body(content)
-        except Exception as error:
-            progress.status = error_status(error)
-            await send_error(send, error)
+            message = await receive()
+            if message["type"] == "http.request" and not message.get("more_body", False):
+                body = message.get("body", b"")  # all of it at once: the common case
+            else:
+                body, complete = await _read_body(message, receive, self._max_body_bytes)
+                if body is None:
+                    return None  # the client left before sending its body
+                if not complete:
+                    return _replay(body, receive, more_body=True)
+            body_received = True
+            # All of the body is JSON: a V2 binary-extension request is not the lane's.
+            limit, max_depth = self._max_body_bytes, self._max_depth
+            if len(body) > limit or json_depth(body, max_depth) > max_depth:
+                return _replay(body, receive)  # the limits answer it
+            model, name, v2 = route
+            try:
+                payload = v2_request(body, headers, name) if v2 else v1_payload(body, headers)
+                if payload is NOT_DECODED:
+                    return _replay(body, receive)
+                content, response_headers = model.answer(payload, headers, cloudevent=False)
+                if v2:
+                    content = fastlane_v2.response_body(content)
+            except Exception as error:
+                status = error_status(error)
+                await send_error(send, error)
+                return None
+            length = (b"content-length", str(len(content)).encode())
+            if v2 or response_headers == JSON_RESPONSE_HEADERS:
+                raw_headers = [JSON_CONTENT_TYPE_HEADER, length]
+            else:
+                raw_headers = [
+                    (key.lower().encode("latin-1"), value.encode("latin-1"))
+                    for key, value in response_headers.items()
+                    if key.lower() != "content-length"
+                ]
+                raw_headers.append(length)
+            status = 200
+            await send({"type": "http.response.start", "status": 200, "headers": raw_headers})
+            await send({"type": "http.response.body", "body": content})
             return None
-        length = (b"content-length", str(len(content)).encode())
-        if v2 or response_headers == JSON_RESPONSE_HEADERS:
-            raw_headers = [JSON_CONTENT_TYPE_HEADER, length]
-        else:
-            raw_headers = [
-                (key.lower().encode("latin-1"), value.encode("latin-1"))
-                for key, value in response_headers.items()
-                if key.lower() != "content-length"
-            ]
-            raw_headers.append(length)
-        progress.status = 200
-        await send({"type": "http.response.start", "status": 200, "headers": raw_headers})
-        await send({"type": "http.response.body", "body": content})
-        return None
+        except asyncio.CancelledError:
+            if deadline is None or not deadlines.cut_off(deadline):
+                raise  # cancelled by someone else (server shutdown), not our deadline
+            timed_out = await self.limits.timed_out(scope["path"], send, body_received, status != 0)
+            status = status or timed_out
+            return None
+        finally:
+            if deadline is not None:
+                deadlines.finish(deadline)
+            if status:
+                endpoint = "infer" if route[2] else "predict"
+                self.metrics.record(endpoint, status, time.perf_counter() - started)
 
     def _route(self, scope: dict) -> tuple[LaneModel, str, bool] | None:
         """The model a V1 ``:predict`` or a V2 ``/infer`` is for, its name, and whether it is
@@ -231,16 +241,6 @@ class FastLane:
         if remembered is None and len(self._routes) < MAX_REMEMBERED_PATHS:
             self._routes[path] = route
         return model, route[0], route[1]
-
-
-class Progress:
-    """How far the lane got with a request: what its deadline's answer depends on."""
-
-    __slots__ = ("body_received", "status")
-
-    def __init__(self) -> None:
-        self.body_received = False
-        self.status = 0  # the status sent, once the answer has started
 
 
 async def _read_body(message: dict, receive: Any, limit: int) -> tuple[bytes | None, bool]:

@@ -20,6 +20,7 @@ import logging
 from typing import Any
 
 import orjson
+from kserve import Model
 from kserve.errors import (
     InferenceError,
     InvalidInput,
@@ -61,13 +62,8 @@ KSERVE_ERROR_STATUS = {
     ServerNotReady: 503,
 }
 NOT_DECODED = object()
-
-
-def left_to_kserve(headers: dict[str, str]) -> bool:
-    """Whether KServe's data plane would do more with these headers than parse JSON."""
-    return not KSERVE_DECODED_HEADERS.isdisjoint(headers) or (
-        headers.get("content-type") == CLOUDEVENT_CONTENT_TYPE
-    )
+# KServe's readiness check of a model, which by default returns its ``ready`` attribute.
+KSERVE_HEALTHY = Model.healthy
 
 
 def v1_payload(body: bytes, headers: dict[str, str]) -> Any:

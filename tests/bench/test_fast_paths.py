@@ -27,7 +27,7 @@ from sklearn.datasets import load_breast_cancer
 
 from predictor import batched_metrics, validation
 from predictor.model import BreastCancerModel, ModelOptions, ValidatedBatch
-from predictor.responses import ORJSON_OPTIONS, decide_labels, v1_body, v1_json
+from predictor.responses import ORJSON_OPTIONS, OnePrediction, decide_labels, v1_body, v1_json
 from predictor.serving.logs import LogSettings, configure_logging
 from predictor.validation import FeatureValidator
 from training.data import FEATURE_NAMES
@@ -242,6 +242,14 @@ def test_v1_json_is_orjson_of_v1_body(probabilities, threshold) -> None:
     expected = orjson.dumps(v1_body(array, threshold, "m", "v1"), option=ORJSON_OPTIONS)
     assert v1_json(array, threshold, "m", "v1") == expected
     assert v1_json(array.tolist(), threshold, "m", "v1") == expected  # one instance's form
+    if len(probabilities) == 1:
+        assert OnePrediction(threshold, "m", "v1").json(probabilities[0]) == expected
+
+
+@pytest.mark.parametrize("probability", [0.0, 1.0, 5e-324, 0.2, 0.19999999999999998, 1 / 3])
+def test_one_prediction_is_v1_json_of_one_instance(probability: float) -> None:
+    expected = v1_json([probability], 0.2, "breast-cancer", "x")
+    assert OnePrediction(0.2, "breast-cancer", "x").json(probability) == expected
 
 
 def test_v1_json_for_a_big_batch_and_extreme_values() -> None:

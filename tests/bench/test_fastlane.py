@@ -131,6 +131,25 @@ async def kserve_stand_in(scope, receive, send) -> None:
     raise KServeReached(scope["path"])
 
 
+class UnhealthyModel(BreastCancerModel):
+    """Loaded and ready, but its own health check says no."""
+
+    async def healthy(self) -> bool:
+        return False
+
+
+async def test_a_model_with_its_own_failing_health_check_is_left_to_kserve(trained_dir) -> None:
+    """The lane reads ``ready`` only where KServe's default ``healthy()`` would."""
+    model = UnhealthyModel(MODEL_NAME, trained_dir)
+    model.load()
+    registry = ModelRepository()
+    registry.update(model)
+    transport = httpx.ASGITransport(app=FastLane(kserve_stand_in, registry))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        with pytest.raises(KServeReached):
+            await client.post(PREDICT, content=VALID_BYTES)
+
+
 V2_INFER = f"/v2/models/{MODEL_NAME}/infer"
 V2_ONE = {"inputs": [{"name": "features", "shape": [1, 30], "datatype": "FP64", "data": []}]}
 

@@ -8,7 +8,7 @@ import math
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from predictor import batched_metrics
-from predictor.batched_metrics import Batched
+from predictor.batched_metrics import Batched, BatchedTogether
 
 
 def histogram() -> tuple[Histogram, Batched]:
@@ -78,3 +78,20 @@ async def test_a_timed_count_adds_one_to_its_counter_per_value_it_times() -> Non
     batched_metrics.flush()
     assert next(iter(counter.collect())).samples[0].value == 3
     assert counts(metric)["t_seconds_count"] == 3
+
+
+async def test_metrics_noted_together_count_as_each_noted_alone() -> None:
+    alone = [histogram() for _ in range(3)]
+    together = [histogram() for _ in range(3)]
+    group = BatchedTogether(*(batched for _, batched in together))
+    rows = [(0.005, 0.05, 0.5), (0.2, float("nan"), 2.0), (0.01, 0.1, 1.0)]
+    for row in rows:
+        group.observe(row)
+        for (_, batched), value in zip(alone, row, strict=True):
+            batched.observe(value)
+    together[0][1].observe(0.3)  # a metric of the group noted alone as well
+    alone[0][1].observe(0.3)
+    assert counts(together[0][0])["t_seconds_count"] == 0  # still noted, not folded
+    await asyncio.sleep(0)
+    for (expected, _), (metric, _) in zip(alone, together, strict=True):
+        assert str(counts(metric)) == str(counts(expected))  # str: NaN sums compare equal

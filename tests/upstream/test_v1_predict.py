@@ -12,11 +12,13 @@ import json
 
 import httpx
 import pytest
+from kserve import Model
 
 from predictor.serving.kserve_mirror import (
     CLOUDEVENT_KEY,
     JSON_CONTENT_TYPES,
     KSERVE_ERROR_STATUS,
+    KSERVE_HEALTHY,
 )
 from tests.support import RunningServer
 
@@ -93,3 +95,13 @@ def test_any_other_error_is_a_500_naming_its_type(stock: RunningServer) -> None:
     response = predict(stock, json.dumps({"raise": "ValueError"}).encode())
     assert response.status_code == 500
     assert response.json() == {"error": "ValueError : raised"}
+
+
+async def test_a_models_default_health_check_is_its_ready_attribute() -> None:
+    """Mirrored: the lane reads ``ready`` for a model that keeps KServe's ``healthy()``
+    (``KSERVE_HEALTHY``), and awaits any other."""
+    model = Model("m")
+    assert type(model).healthy is KSERVE_HEALTHY
+    for ready in (False, True):
+        model.ready = ready
+        assert await model.healthy() is ready
