@@ -32,20 +32,20 @@ def test_histograms_add_one_observation_per_call_with_the_attributes_the_fold_wr
     assert child._buckets[0].get() == 2
 
 
-def exposition(batched: bool) -> bytes:
+def exposition(batched: bool, values: list[float]) -> bytes:
     registry = CollectorRegistry()
     histogram = Histogram("h_seconds", "h", ["model"], buckets=BUCKETS, registry=registry)
     counter = Counter("c", "c", ["kind"], registry=registry)
     h, c = histogram.labels(model="m"), counter.labels(kind="k")
     if batched:
         bh, bc = Batched(h), Batched(c)
-        for value in VALUES:
+        for value in values:
             bh.observe(value)
             bc.inc(1)
         bh.fold()
         bc.fold()
     else:
-        for value in VALUES:
+        for value in values:
             h.observe(value)
             c.inc()
     text = generate_latest(registry).decode()
@@ -55,5 +55,8 @@ def exposition(batched: bool) -> bytes:
     ).encode()
 
 
-def test_a_fold_exposes_what_observing_each_value_would() -> None:
-    assert exposition(batched=True) == exposition(batched=False)
+@pytest.mark.parametrize(
+    "values", [VALUES, [v for v in VALUES if not math.isnan(v)]], ids=["a NaN", "no NaN"]
+)
+def test_a_fold_exposes_what_observing_each_value_would(values: list[float]) -> None:
+    assert exposition(True, values) == exposition(False, values)
