@@ -7,6 +7,7 @@ valid artifact and an unwritable destination all answer without importing scikit
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import sys
 from dataclasses import dataclass
@@ -64,6 +65,18 @@ class AtLeast:
         if value < self.minimum:
             raise argparse.ArgumentTypeError(f"must be an integer >= {self.minimum}, got {text!r}")
         return value
+
+
+def positive_number(text: str) -> float:
+    """An argparse type: a finite number > 0 (scikit-learn would refuse anything else only
+    once training has started)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
+    return value
 
 
 def version_name(text: str) -> str:
@@ -134,9 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--regularization",
-        type=float,
+        type=positive_number,
         default=DEFAULTS.regularization,
-        help="inverse regularisation strength C of the logistic regression",
+        help="inverse regularisation strength C of the logistic regression, a finite number > 0",
     )
     parser.add_argument(
         "--model-name", default="breast-cancer", help="model name recorded in the artifact"

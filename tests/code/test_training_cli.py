@@ -63,6 +63,18 @@ def test_test_size_range_is_stated_the_same_way_in_help_and_errors(
     assert f"argument --test-size: must be a number in (0, 1), got '{value}'" in error
 
 
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "abc"])
+def test_regularization_must_be_a_finite_positive_number(
+    value: str, capsys: pytest.CaptureFixture
+) -> None:
+    assert "a finite number > 0" in option_help(help_text(capsys), "--regularization")
+    with pytest.raises(SystemExit) as exit_info:
+        training_main(["--output", "unused", "--regularization", value])
+    error = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    assert f"argument --regularization: must be a finite number > 0, got '{value}'" in error
+
+
 def unwritable(tmp_path: Path, kind: str) -> Path:
     if kind == "proc":
         return Path("/proc/breast-cancer-models")  # the kernel's file system takes no new files
