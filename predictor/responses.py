@@ -86,9 +86,6 @@ def v1_json(
     """
     values = as_list(probabilities)
     rest = _envelope_rest(threshold, model_name, model_version)
-    if len(values) == 1:  # one instance, the common case: nothing to split or zip
-        head = _POSITIVE_HEAD if values[0] >= threshold else _NEGATIVE_HEAD
-        return b"".join((_OPENING, head, orjson.dumps(values[0]), _PREDICTION_TAIL, rest))
     numbers = orjson.dumps(values)[1:-1].split(b",")
     if len(values) <= SMALL_BATCH:
         heads = [_POSITIVE_HEAD if value >= threshold else _NEGATIVE_HEAD for value in values]

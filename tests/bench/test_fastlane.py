@@ -131,6 +131,15 @@ async def kserve_stand_in(scope, receive, send) -> None:
     raise KServeReached(scope["path"])
 
 
+async def post_to_lane_alone(model: BreastCancerModel, path: str, **request) -> httpx.Response:
+    """POST to a lane for ``model`` whose server is the stand-in for KServe's app."""
+    registry = ModelRepository()
+    registry.update(model)
+    transport = httpx.ASGITransport(app=FastLane(kserve_stand_in, registry))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        return await client.post(path, **request)
+
+
 class UnhealthyModel(BreastCancerModel):
     """Loaded and ready, but its own health check says no."""
 
@@ -142,12 +151,8 @@ async def test_a_model_with_its_own_failing_health_check_is_left_to_kserve(train
     """The lane reads ``ready`` only where KServe's default ``healthy()`` would."""
     model = UnhealthyModel(MODEL_NAME, trained_dir)
     model.load()
-    registry = ModelRepository()
-    registry.update(model)
-    transport = httpx.ASGITransport(app=FastLane(kserve_stand_in, registry))
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-        with pytest.raises(KServeReached):
-            await client.post(PREDICT, content=VALID_BYTES)
+    with pytest.raises(KServeReached):
+        await post_to_lane_alone(model, PREDICT, content=VALID_BYTES)
 
 
 V2_INFER = f"/v2/models/{MODEL_NAME}/infer"
@@ -165,11 +170,7 @@ def v2_one(**extra) -> dict:
     ids=["v1 predict", "v2 infer"],
 )
 async def test_the_lane_answers_valid_predictions_itself(model, path: str, body: dict) -> None:
-    registry = ModelRepository()
-    registry.update(model)
-    transport = httpx.ASGITransport(app=FastLane(kserve_stand_in, registry))
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-        response = await client.post(path, json=body)
+    response = await post_to_lane_alone(model, path, json=body)
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
 
@@ -184,12 +185,8 @@ async def test_the_lane_answers_valid_predictions_itself(model, path: str, body:
     ids=["binary outputs", "binary output of one", "not KServe's InferenceRequest"],
 )
 async def test_the_lane_leaves_what_it_does_not_imitate_to_kserve(model, body: dict) -> None:
-    registry = ModelRepository()
-    registry.update(model)
-    transport = httpx.ASGITransport(app=FastLane(kserve_stand_in, registry))
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-        with pytest.raises(KServeReached):
-            await client.post(V2_INFER, json=body)
+    with pytest.raises(KServeReached):
+        await post_to_lane_alone(model, V2_INFER, json=body)
 
 
 def lane_with_layers(model, app, **limits) -> tuple[FastLane, Drain]:

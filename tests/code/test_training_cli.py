@@ -51,28 +51,35 @@ def test_help_lists_every_accepted_diagnosis_label(capsys: pytest.CaptureFixture
         assert re.search(rf"\b{shown}\b", data_help), (label, data_help)
 
 
-@pytest.mark.parametrize("value", ["0", "1", "1.5", "-0.1", "abc"])
-def test_test_size_range_is_stated_the_same_way_in_help_and_errors(
-    value: str, capsys: pytest.CaptureFixture
-) -> None:
-    assert "in (0, 1)" in option_help(help_text(capsys), "--test-size")
-    with pytest.raises(SystemExit) as exit_info:
-        training_main(["--output", "unused", "--test-size", value])
-    error = capsys.readouterr().err
-    assert exit_info.value.code == 2
-    assert f"argument --test-size: must be a number in (0, 1), got '{value}'" in error
+# option, what its help states, what its error says is allowed, values it refuses
+NUMBER_CHECKS = [
+    ("--test-size", "in (0, 1)", "a number in (0, 1)", ["0", "1", "1.5", "-0.1", "abc"]),
+    (
+        "--regularization",
+        "a finite number > 0",
+        "a finite number > 0",
+        ["0", "-1", "nan", "inf", "abc"],
+    ),
+]
 
 
-@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "abc"])
-def test_regularization_must_be_a_finite_positive_number(
-    value: str, capsys: pytest.CaptureFixture
+@pytest.mark.parametrize(
+    ("option", "stated", "allowed", "value"),
+    [
+        (option, stated, allowed, value)
+        for option, stated, allowed, values in NUMBER_CHECKS
+        for value in values
+    ],
+)
+def test_a_numbers_range_is_stated_the_same_way_in_help_and_errors(
+    option: str, stated: str, allowed: str, value: str, capsys: pytest.CaptureFixture
 ) -> None:
-    assert "a finite number > 0" in option_help(help_text(capsys), "--regularization")
+    assert stated in option_help(help_text(capsys), option)
     with pytest.raises(SystemExit) as exit_info:
-        training_main(["--output", "unused", "--regularization", value])
+        training_main(["--output", "unused", option, value])
     error = capsys.readouterr().err
     assert exit_info.value.code == 2
-    assert f"argument --regularization: must be a finite number > 0, got '{value}'" in error
+    assert f"argument {option}: must be {allowed}, got '{value}'" in error
 
 
 def unwritable(tmp_path: Path, kind: str) -> Path:
