@@ -1,7 +1,14 @@
-# One image for serving and training.
-#   serve (default): docker run -p 8080:8080 -v "$PWD/models:/mnt/models:ro" IMAGE \
-#                      --model_name breast-cancer --model_dir /mnt/models
-#   train:           docker run --entrypoint python IMAGE -m training --output /mnt/models
+# One image for serving, training and batch scoring. It carries a reference model, trained at
+# build time from the bundled WDBC data (seed 42) and verified like any artifact when served.
+#   serve the reference model:  docker run -p 8080:8080 -p 8081:8081 IMAGE
+#   serve your own:             docker run -p 8080:8080 -p 8081:8081 \
+#                                 -v "$PWD/models:/mnt/models:ro" IMAGE --model_dir /mnt/models
+#   train into ./models:        docker run --rm --user "$(id -u):$(id -g)" -v "$PWD/models:/out" \
+#                                 --entrypoint python IMAGE -m training --output /out
+#     (a volume the container's user can write: without one the model is lost with the
+#     container, and the image's own paths are read-only for UID 1000)
+# Kubernetes (the chart, k8s/manifests) always passes --model_dir /mnt/models: a pod without
+# its trained model never becomes ready, whatever the image carries.
 # The builder and runtime stages must use the same Python image: the venv's interpreter
 # is a symlink to /usr/local/bin/python3.11.
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
@@ -49,10 +56,10 @@ COPY examples/ examples/
 # whole client) after checking that neither run imported any of it.
 ENV PATH=/app/.venv/bin:$PATH
 WORKDIR /tmp
-RUN python -m training --output /tmp/warm --model-name warm-up \
+RUN python -m training --output /app/reference-model --version reference --no-plots \
     && free_port() { python -c "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"; } \
     && http_port="$(free_port)" && grpc_port="$(free_port)" \
-    && (python -m predictor --model_name warm-up --model_dir /tmp/warm \
+    && (python -m predictor --model_name warm-up --model_dir /app/reference-model \
         --http_port "$http_port" --grpc_port "$grpc_port" &) \
     && for _ in $(seq 1 240); do \
          python -c "import sys, urllib.request as u; u.urlopen(sys.argv[1])" \
@@ -66,7 +73,6 @@ RUN python -m training --output /tmp/warm --model-name warm-up \
 u.urlopen(u.Request(sys.argv[1] + path, open('/app/examples/' + body, 'rb').read(), \
 {'Content-Type': 'application/json'}))" "http://127.0.0.1:$http_port/" "$request" || exit 1; \
        done \
-    && rm -rf /tmp/warm \
     && k="$SITE/kubernetes" \
     && if [ -n "$(find "$k/aio" -name '*.pyc' -print -quit)" ] \
          || [ -n "$(find "$k/client/api" "$k/client/models" -name '*.pyc' ! -name '__init__.*' -print -quit)" ]; then \
@@ -95,7 +101,10 @@ WORKDIR /app
 # Owned by root and read-only for the app user.
 COPY --from=builder /app/.venv /app/.venv
 COPY --from=builder /app/examples /app/examples
+COPY --from=builder /app/reference-model /app/reference-model
 USER 1000:1000
 # 8080: HTTP (V1/V2 REST, /metrics); 8081: gRPC (V2).
 EXPOSE 8080 8081
 ENTRYPOINT ["python", "-m", "predictor"]
+# The bundled reference model; any arguments given to `docker run IMAGE ...` replace these.
+CMD ["--model_dir", "/app/reference-model"]

@@ -16,7 +16,11 @@ sync: ## Install the locked environment
 	uv sync --frozen
 
 .PHONY: test
-test: ## Run the test suite (no cluster needed)
+test: lint ## Lint, then the README's test command (uv run pytest); no cluster needed
+	uv run pytest
+
+.PHONY: ci
+ci: ## Everything CI runs: .ci/run (install, lint, tests, then the local cluster's end-to-end checks)
 	bash .ci/run
 
 .PHONY: lint

@@ -65,11 +65,11 @@ COMPONENTS = [
     ),
     (
         "drain + refused routes (predictor/serving/)",
-        r"\(predictor/(serving/)?(drain|routes|server)\.py",
+        r"\(predictor/(serving/)?(drain|refusals|routes|server)\.py",
     ),
     (
-        "fast lane: routing, guards, body, JSON decode, send (predictor/serving/fastlane.py)",
-        r"\(predictor/(serving/)?(fastlane|kserve_mirror)\.py",
+        "fast lane: routing, guards, body, JSON decode, send (predictor/serving/fast_lane.py)",
+        r"\(predictor/(serving/)?(fast_lane|fast_lane_v2|kserve_mirror)\.py",
     ),
     (
         "FastAPI routing + dependency resolution",

@@ -14,22 +14,25 @@ if __name__ == "__main__":
     startup.import_kserve()  # minus pandas and the Kubernetes client; see there
 
 import logging
-import os
 
+from predictor import cli
 from predictor.artifact import ArtifactError
 from predictor.model import BreastCancerModel
 from predictor.serving.logs import configure_logging
 from predictor.serving.server import serve
-from predictor.settings import parse
 
 EXIT_NO_MODEL = 2
 logger = logging.getLogger("predictor")
 
 
 def main(argv: list[str] | None = None) -> int:
-    settings = parse(argv, os.environ)
-    configure_logging(settings.log)
-    model = BreastCancerModel(settings.model_name, settings.model_dir, settings.model)
+    command = cli.parse(argv)
+    settings = command.settings
+    configure_logging(settings)
+    for warning in command.warnings:
+        logger.warning("%s", warning)
+    logger.info("%s", command.effective())
+    model = BreastCancerModel(settings.model_name, settings.model_dir, settings)
     try:
         model.load()
     except ArtifactError as error:
@@ -37,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_NO_MODEL
     finally:
         startup.end()
-    return serve(model, settings.server, settings.limits, settings.log)
+    return serve(model, settings)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from kserve.protocol.infer_type import InferRequest, InferResponse
 
 from predictor.explain import explain_linear, unavailable
 from predictor.loader import Artifact, load_artifact
-from predictor.metrics import REQUEST_INSTANCES, record_loaded_model
+from predictor.metrics import model_metrics, record_loaded_model
 from predictor.pipeline import SynchronousModel
 from predictor.ranges import RangeChecker
 from predictor.responses import (
@@ -28,10 +28,20 @@ from predictor.responses import (
     v2_response,
 )
 from predictor.scoring import LinearScorer
+from predictor.settings import Settings
 from predictor.validation import FeatureValidator
 
 logger = logging.getLogger(__name__)
 V2_INPUT_NAME = "features"
+# The name served when neither the settings nor the artifact give one.
+DEFAULT_MODEL_NAME = "breast-cancer"
+# Where the image keeps the reference model it trains at build time (see the Dockerfile).
+BUNDLED_MODEL_DIR = Path("/app/reference-model")
+BUNDLED_MODEL_NOTE = (
+    "serving the reference model bundled in this image (trained at build time from "
+    "scikit-learn's WDBC data, seed 42); to serve your own, mount it and pass its directory: "
+    'docker run -v "$PWD/models:/mnt/models:ro" -p 8080:8080 IMAGE --model_dir /mnt/models'
+)
 
 
 @dataclass(slots=True)
@@ -59,22 +69,15 @@ class ValidatedBatch:
         return np.array([self.features], dtype=np.float64)
 
 
-@dataclass(frozen=True)
-class ModelOptions:
-    """Serving options read once at start-up."""
-
-    max_instances: int = 10_000
-    explain_top_k: int = 30
-    range_margin: float = 0.0
-
-
 class BreastCancerModel(SynchronousModel):
     """Serves the breast-cancer artifact over KServe V1, V2 REST and V2 gRPC."""
 
-    def __init__(self, name: str, model_dir: str | Path, options: ModelOptions | None = None):
-        super().__init__(name)
+    def __init__(self, name: str | None, model_dir: str | Path, settings: Settings | None = None):
+        """``name`` None: serve under the name the artifact records (known once loaded)."""
+        super().__init__(name or DEFAULT_MODEL_NAME)
+        self.name_given = name is not None
         self.model_dir = Path(model_dir)
-        self.options = options or ModelOptions()
+        self.settings = settings or Settings()
         self.artifact: Artifact | None = None
         # A subclass's own predict must be called: predict_json stands in for this one only.
         self._default_predict = type(self).predict is BreastCancerModel.predict
@@ -82,11 +85,12 @@ class BreastCancerModel(SynchronousModel):
     def load(self) -> bool:
         """Verify and load the artifact; raises ArtifactError, leaving ``ready`` False."""
         artifact = load_artifact(self.model_dir)
+        self._take_name_of(artifact)
         names = artifact.feature_names
         self.scorer = artifact.scorer
-        self.validator = FeatureValidator(names, self.options.max_instances)
+        self.validator = FeatureValidator(names, self.settings.max_instances)
         self.ranges = RangeChecker(
-            names, artifact.feature_min, artifact.feature_max, self.options.range_margin
+            names, artifact.feature_min, artifact.feature_max, self.settings.range_margin
         )
         self.artifact = artifact
         self._one_prediction = OnePrediction(artifact.threshold, self.name, artifact.version)
@@ -101,10 +105,25 @@ class BreastCancerModel(SynchronousModel):
             artifact.threshold,
             artifact.manifest_sha256 or "none: format_version 1",
         )
+        if BUNDLED_MODEL_DIR in (artifact.directory, artifact.directory.parent):
+            logger.info("%s", BUNDLED_MODEL_NOTE)
         record_loaded_model(self.name, artifact.version)
         # The readiness probe (GET /v1/models/<name>) turns 200 only from here on.
         self.ready = True
         return self.ready
+
+    def _take_name_of(self, artifact: Artifact) -> None:
+        """Serve under the artifact's name unless one was given; say so when they differ."""
+        recorded = artifact.metadata.get("model_name")
+        if not recorded or recorded == self.name:
+            return
+        if self.name_given:
+            logger.warning(
+                "serving as %r (--model_name or MODEL_NAME) a model trained as %r: clients "
+                "must use /v1/models/%s", self.name, recorded, self.name,
+            )  # fmt: skip
+        else:
+            self.name = recorded
 
     def preprocess(self, payload, headers: dict[str, str] | None = None) -> ValidatedBatch:
         if isinstance(payload, InferRequest):
@@ -117,7 +136,8 @@ class BreastCancerModel(SynchronousModel):
             features = self.validator.v1_features(payload)
             batch = ValidatedBatch(features)
         # Valid requests only: invalid ones raised.
-        REQUEST_INSTANCES.observe(features.shape[0] if type(features) is np.ndarray else 1)
+        instances = features.shape[0] if type(features) is np.ndarray else 1
+        model_metrics(self.name).instances.observe(instances)
         return batch
 
     def validate(self, payload):
@@ -177,7 +197,7 @@ class BreastCancerModel(SynchronousModel):
             payload.matrix,
             artifact.feature_names,
             artifact.threshold,
-            self.options.explain_top_k,
+            self.settings.explain_top_k,
         )
         warnings = self.ranges.warnings(payload.matrix)
         for index, explanation in enumerate(explanations):

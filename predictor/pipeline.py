@@ -17,16 +17,9 @@ import orjson
 from cloudevents.sdk.converters.util import has_binary_headers
 from kserve import Model
 from kserve.logging import trace_logger
-from kserve.metrics import (
-    EXPLAIN_HIST_TIME,
-    POST_HIST_TIME,
-    PRE_HIST_TIME,
-    PREDICT_HIST_TIME,
-    get_labels,
-)
 from kserve.model import InferenceVerb
 
-from predictor.batched_metrics import Batched, BatchedTogether
+from predictor.metrics import model_metrics
 from predictor.responses import ORJSON_OPTIONS
 
 JSON_CONTENT_TYPE = "application/json"
@@ -39,24 +32,9 @@ class SynchronousModel(Model):
 
     def __init__(self, name: str):
         super().__init__(name)
-        self._histograms = stage_histograms(name)
-        self._stage_notes = stage_notes(self._histograms)
         self._sync_handlers = type(self).postprocess is Model.postprocess and not any(
             inspect.iscoroutinefunction(getattr(self, handler)) for handler in HANDLERS
         )
-
-    def __getstate__(self) -> dict:
-        # --workers > 1 pickles the model to each worker: metric children hold locks and
-        # belong to one process's registry, so each process resolves its own.
-        state = dict(self.__dict__)
-        state.pop("_histograms", None)
-        state.pop("_stage_notes", None)
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        self._histograms = stage_histograms(self.name)
-        self._stage_notes = stage_notes(self._histograms)
 
     @property
     def answers_synchronously(self) -> bool:
@@ -107,7 +85,8 @@ class SynchronousModel(Model):
         """
         if cloudevent is None:
             cloudevent = is_cloudevent(headers)
-        histograms = self._histograms
+        metrics = model_metrics(self.name)  # this process's, resolved once
+        histograms = metrics.stages
         clock = time.perf_counter
         start = clock()
         try:
@@ -142,7 +121,7 @@ class SynchronousModel(Model):
         end = clock()
         finish = clock()  # KServe's postprocess would run here
         # The three stages in one note: the same observations, one append.
-        self._stage_notes[stage].observe((preprocessed - start, end - middle, finish - end))
+        metrics.stage_notes[stage].observe((preprocessed - start, end - middle, finish - end))
         if self.enable_latency_logging is True:
             _log_latency(headers, stage, preprocessed - start, end - middle, finish - end)
         if stage == "predict" and not cloudevent:
@@ -151,26 +130,6 @@ class SynchronousModel(Model):
             if type(response) is bytes:
                 return response, {"content-type": JSON_CONTENT_TYPE}
         return response, {}
-
-
-def stage_histograms(model_name: str) -> dict[str, Batched]:
-    """KServe's per-stage latency histograms for this model, resolved once (not per
-    request), observed in batches (:mod:`predictor.batched_metrics`)."""
-    labels = get_labels(model_name)
-    return {
-        "preprocess": Batched(PRE_HIST_TIME.labels(**labels)),
-        "predict": Batched(PREDICT_HIST_TIME.labels(**labels)),
-        "explain": Batched(EXPLAIN_HIST_TIME.labels(**labels)),
-        "postprocess": Batched(POST_HIST_TIME.labels(**labels)),
-    }
-
-
-def stage_notes(histograms: dict[str, Batched]) -> dict[str, BatchedTogether]:
-    """For a request that got through: its preprocess, predict (or explain) and postprocess
-    times, noted together."""
-    pre, post = histograms["preprocess"], histograms["postprocess"]
-    stages = ("predict", "explain")
-    return {stage: BatchedTogether(pre, histograms[stage], post) for stage in stages}
 
 
 def is_cloudevent(headers: dict[str, str] | None) -> bool:

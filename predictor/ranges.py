@@ -6,18 +6,8 @@ from collections.abc import Sequence
 from operator import gt, lt
 
 import numpy as np
-from prometheus_client import Counter
 
-# Module-level, as Prometheus clients expect: one time series per feature on /metrics.
-OUT_OF_RANGE_VALUES = Counter(
-    "breast_cancer_out_of_range_values",
-    "Feature values outside the training range (margin included), by feature.",
-    ["feature"],
-)
-OUT_OF_RANGE_INSTANCES = Counter(
-    "breast_cancer_out_of_range_instances",
-    "Instances with at least one feature value outside the training range.",
-)
+from predictor.metrics import record_out_of_range
 
 
 class RangeChecker:
@@ -47,12 +37,10 @@ class RangeChecker:
         if not outside.any():
             return None
         per_feature = outside.sum(axis=0)
-        for column in np.flatnonzero(per_feature):
-            # Looked up here, not cached: the model must stay picklable for --workers > 1.
-            OUT_OF_RANGE_VALUES.labels(feature=self.feature_names[column]).inc(
-                int(per_feature[column])
-            )
-        OUT_OF_RANGE_INSTANCES.inc(int(outside.any(axis=1).sum()))
+        record_out_of_range(
+            {self.feature_names[c]: int(per_feature[c]) for c in np.flatnonzero(per_feature)},
+            int(outside.any(axis=1).sum()),
+        )
         result: list[list[dict]] = [[] for _ in range(features.shape[0])]
         for row, column in np.argwhere(outside):
             result[row].append(

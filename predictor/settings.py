@@ -1,243 +1,192 @@
-"""Every setting of ``python -m predictor`` in one immutable value, read once at start-up.
+"""Every setting of ``python -m predictor``, declared once: name, type, default, help, variable.
 
-Precedence: command-line flag > environment variable > default. A bad value, whether it came
-from a flag or from the environment, stops start-up with exit code 2 and one line naming
-where it came from, the value and what is allowed. KServe's own server flags (``--http_port``,
-``--workers``, ...) come from its parser, so ``--help`` lists them all.
+One field per setting on :class:`Settings` (pydantic-settings). The field's name is the flag
+(``--max_instances``) and, upper-cased, the environment variable (``MAX_INSTANCES``); its type
+and bounds are what a value must be; its description is the ``--help`` text. Flags of KServe's
+own server parser (``--http_port``, ``--workers``, ...) are declared here too, marked
+:func:`kserve_flag`: KServe's parser reads them (no environment variable, as in KServe), and
+this class gives them their bounds. ``predictor.cli`` turns the command line into a
+:class:`Settings` (flag > environment variable > default) and refuses a bad value in one line.
+
+Adding a setting: one field here, plus the code that reads ``settings.<name>``.
 """
 
 from __future__ import annotations
 
-import argparse
-import math
-import sys
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Annotated, Any, Literal
 
-from kserve.model_server import parser as kserve_parser
-
-from predictor.model import ModelOptions
-from predictor.serving.drain import DEFAULT_DRAIN_SECONDS
-from predictor.serving.limits import (
-    DEFAULT_MAX_BODY_BYTES,
-    DEFAULT_MAX_JSON_DEPTH,
-    DEFAULT_REQUEST_TIMEOUT_SECONDS,
-    Limits,
+from pydantic import Field, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
 )
-from predictor.serving.logs import LOG_LEVELS, LogSettings
-from predictor.serving.server import ServerOptions
 
-PROG = "python -m predictor"
-TRUE_WORDS = frozenset({"1", "true", "yes", "on", "y", "t"})
-FALSE_WORDS = frozenset({"0", "false", "no", "off", "n", "f", ""})
+MIB = 1024 * 1024
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+Port = Annotated[int, Field(ge=1, le=65535)]
 
 
-@dataclass(frozen=True)
-class Settings:
-    """What the predictor was asked to do, validated."""
-
-    model_name: str
-    model_dir: Path
-    model: ModelOptions
-    limits: Limits
-    server: ServerOptions
-    log: LogSettings
+def kserve_flag(default: Any, description: str = "", **bounds: Any) -> Any:
+    """A flag KServe's server parser declares: no environment variable, our bounds."""
+    return Field(default, description=description, json_schema_extra={"kserve": True}, **bounds)
 
 
-@dataclass(frozen=True)
-class Option:
-    """One of our settings: its flag, environment variable, default and accepted values."""
-
-    dest: str
-    env: str
-    default: Any
-    convert: Callable[[str], Any]
-    allowed: str
-    help: str
-    switch: bool = False  # a flag without a value (present = true); the env var takes a word
+def is_kserve_flag(field: FieldInfo) -> bool:
+    extra = field.json_schema_extra
+    return isinstance(extra, dict) and bool(extra.get("kserve"))
 
 
-def _integer(minimum: int) -> Callable[[str], int]:
-    def convert(text: str) -> int:
-        value = int(text.strip())
-        if value < minimum:
-            raise ValueError
-        return value
-
-    return convert
+def deprecated_alias(field: FieldInfo) -> str | None:
+    """An older name of the setting, still accepted (flag and variable) with a warning."""
+    extra = field.json_schema_extra
+    return extra.get("deprecated_alias") if isinstance(extra, dict) else None
 
 
-def _seconds(text: str) -> float:
-    value = float(text.strip())
-    if not math.isfinite(value) or value < 0:
-        raise ValueError
-    return value
+class Settings(BaseSettings):
+    """What the predictor was asked to do, validated; immutable once read."""
 
-
-def _boolean(text: str) -> bool:
-    word = text.strip().lower()
-    if word in TRUE_WORDS:
-        return True
-    if word in FALSE_WORDS:
-        return False
-    raise ValueError
-
-
-def _log_level(text: str) -> str:
-    level = text.strip().upper()
-    if level not in LOG_LEVELS:
-        raise ValueError
-    return level
-
-
-BOOLEAN = "true or false (also 1/0, yes/no)"
-OPTIONS = (
-    Option("model_dir", "MODEL_DIR", "/mnt/models", str, "a path",
-           "training output directory (follows LATEST) or a version directory"),
-    Option("max_instances", "MAX_INSTANCES", 10_000, _integer(1), "an integer >= 1",
-           "most instances accepted in one request; more is a 400"),
-    Option("max_body_bytes", "MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, _integer(1),
-           "an integer >= 1", "largest request body accepted, in bytes; more is a 413"),
-    Option("max_json_depth", "MAX_JSON_DEPTH", DEFAULT_MAX_JSON_DEPTH, _integer(1),
-           "an integer >= 1",
-           "deepest nesting of JSON arrays/objects accepted in a body; more is a 400"),
-    Option("request_timeout", "REQUEST_TIMEOUT", DEFAULT_REQUEST_TIMEOUT_SECONDS, _seconds,
-           "seconds >= 0", "seconds to receive a request body (else 408) and to answer it "
-           "(else 503); 0 disables"),
-    Option("drain_seconds", "DRAIN_SECONDS", DEFAULT_DRAIN_SECONDS, _seconds, "seconds >= 0",
-           "after SIGTERM, keep serving this long with readiness 503 before refusing new "
-           "connections"),
-    Option("enable_model_repository_api", "ENABLE_MODEL_REPOSITORY_API", False, _boolean,
-           BOOLEAN, "serve KServe's /v2/repository/models/<name>/load|unload (anyone who "
-           "can reach the port could unload the model)", switch=True),
-    Option("enable_fastpath", "ENABLE_FASTPATH", True, _boolean, BOOLEAN,
-           "answer POST :predict in a fast lane in front of KServe's app (the model's own "
-           "pipeline, without FastAPI) and use uvloop (responses, metrics and log lines are "
-           "identical either way; false is an escape hatch)"),
-    Option("enable_grpc_reflection", "ENABLE_GRPC_REFLECTION", False, _boolean, BOOLEAN,
-           "offer gRPC server reflection (grpcurl list/describe) next to the inference and "
-           "health services", switch=True),
-    Option("explain_top_k", "EXPLAIN_TOP_K", 30, _integer(1), "an integer >= 1",
-           "contributions returned per instance by :explain, largest first"),
-    Option("range_margin", "RANGE_MARGIN", 0.0, _seconds, "a number >= 0",
-           "warn when a value is beyond the training min/max by more than this fraction of "
-           "the training span"),
-    Option("log_level", "LOG_LEVEL", "INFO", _log_level, " | ".join(LOG_LEVELS),
-           "level of the server's own log lines"),
-    Option("enable_access_log", "ENABLE_ACCESS_LOG", False, _boolean, BOOLEAN,
-           "log one line per HTTP request and per gRPC call", switch=True),
-    Option("model_name", "MODEL_NAME", "breast-cancer", str, "a name",
-           "name the model is served under (URL paths, metrics)"),
-)  # fmt: skip
-# KServe's flags that get a range check here (argparse already checked their type).
-PORT_RANGE = (1, 65535)
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line on stderr (no usage dump) and exit 2."""
-
-    def error(self, message: str) -> NoReturn:
-        sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
-        sys.exit(2)
-
-
-class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Shows ``(default: ...)`` only where a default exists (never ``(default: None)``)."""
-
-    def _get_help_string(self, action: argparse.Action) -> str:
-        if action.default is None or "default" in (action.help or ""):
-            return action.help or ""
-        return super()._get_help_string(action)
-
-
-def build_parser() -> OneLineParser:
-    """Every KServe server flag plus ours; ours read their value as text (see :func:`parse`)."""
-    parser = OneLineParser(
-        prog=PROG,
-        parents=[kserve_parser],
-        description="Serve the breast-cancer model over KServe V1, V2 REST and V2 gRPC. "
-        "Each of our flags can also be set by the environment variable named in its help; "
-        "a flag wins over its variable.",
-        formatter_class=DefaultsHelpFormatter,
+    model_config = SettingsConfigDict(
+        frozen=True, extra="forbid", protected_namespaces=(), validate_default=True
     )
-    for option in OPTIONS:
-        shown = option.default if option.dest != "max_body_bytes" else f"{option.default} (16 MiB)"
-        where = f"(default: {shown}; env {option.env})"
-        flag = f"--{option.dest}"
-        if option.switch:
-            parser.add_argument(flag, action="store_const", const="true", default=None,
-                                help=f"{option.help} {where}")  # fmt: skip
-        elif any(action.dest == option.dest for action in kserve_parser._actions):
-            parser.set_defaults(**{option.dest: None})  # KServe's flag; our default and env
-            _describe_kserve_flag(parser, option, where)
-        else:
-            parser.add_argument(flag, default=None, metavar=option.dest.upper(),
-                                help=f"{option.help}; {option.allowed} {where}")  # fmt: skip
-    # A trace line per request costs ~15-30% throughput: opt in with the flag.
-    parser.set_defaults(enable_latency_logging=False)
-    return parser
+
+    # ---- the model and its requests ---------------------------------------------------------
+    model_dir: Path = Field(
+        Path("/mnt/models"),
+        description="training output directory (follows LATEST) or one version directory",
+    )
+    model_name: str | None = Field(
+        None,
+        min_length=1,
+        description="name the model is served under (URL paths, metrics); default: the name "
+        "the artifact records (python -m training --model-name, breast-cancer unless changed)",
+    )
+    max_instances: int = Field(
+        10_000, ge=1, description="most instances accepted in one request; more is a 400"
+    )
+    explain_top_k: int = Field(
+        30, ge=1, description="contributions returned per instance by :explain, largest first"
+    )
+    range_margin: float = Field(
+        0.0,
+        ge=0,
+        allow_inf_nan=False,
+        description="warn when a value is beyond the training min/max by more than this "
+        "fraction of the training span",
+    )
+    # ---- request limits ---------------------------------------------------------------------
+    max_body_bytes: int = Field(
+        16 * MIB, ge=1, description="largest request body accepted, in bytes; more is a 413"
+    )
+    max_json_depth: int = Field(
+        32,
+        ge=1,
+        description="deepest nesting of JSON arrays/objects accepted in a body; more is a 400",
+    )
+    request_timeout: float = Field(
+        10.0,
+        ge=0,
+        allow_inf_nan=False,
+        description="seconds to receive a request body (else 408) and to answer it "
+        "(else 503); 0 disables",
+    )
+    drain_seconds: float = Field(
+        5.0,
+        ge=0,
+        allow_inf_nan=False,
+        description="after SIGTERM, keep serving this long with readiness 503 before "
+        "refusing new connections",
+    )
+    # ---- what the server offers ---------------------------------------------------------------
+    enable_fast_lane: bool = Field(
+        True,
+        description="answer POST :predict and V2 JSON /infer in the fast lane in front of "
+        "KServe's app, and use uvloop (answers, metrics and log lines are identical either "
+        "way; false is an escape hatch)",
+        json_schema_extra={"deprecated_alias": "enable_fastpath"},
+    )
+    enable_model_repository_api: bool = Field(
+        False,
+        description="serve KServe's /v2/repository/models/<name>/load|unload (anyone who can "
+        "reach the port could unload the model)",
+    )
+    enable_grpc_reflection: bool = Field(
+        False,
+        description="offer gRPC server reflection (grpcurl list/describe) next to the "
+        "inference and health services",
+    )
+    # ---- logging ------------------------------------------------------------------------------
+    log_level: LogLevel = Field("INFO", description="level of the server's own log lines")
+    enable_access_log: bool = Field(
+        False, description="log one line per HTTP request and per gRPC call"
+    )
+    # ---- KServe's server flags (its parser reads them; bounds and our defaults here) ----------
+    http_port: Port = kserve_flag(8080, "port of the REST server (V1, V2, health, /metrics)")
+    grpc_port: Port = kserve_flag(8081, "port of the gRPC server (V2 inference, health)")
+    workers: int = kserve_flag(
+        1, "REST server processes, each with its own copy of the model", ge=1
+    )
+    max_threads: int = kserve_flag(4, "threads of the gRPC server", ge=1)
+    max_asyncio_workers: int | None = kserve_flag(
+        None, "threads of the event loop's executor (KServe's default: from the CPU count)", ge=1
+    )
+    enable_grpc: bool = kserve_flag(True, "serve gRPC")
+    enable_docs_url: bool = kserve_flag(False, "serve FastAPI's /docs (Swagger UI)")
+    # KServe's default is on; a trace line per request costs ~15-30% throughput: opt in.
+    enable_latency_logging: bool = kserve_flag(
+        False, "KServe's log line per request with its stage latencies (costs throughput)"
+    )
+    access_log_format: str | None = kserve_flag(
+        None, "uvicorn access-log format (turns KServe's access-log middleware on)"
+    )
+    log_config_file: str | None = kserve_flag(
+        None, "uvicorn log configuration file (yaml or json) for --workers > 1"
+    )
+    event_loop: Literal["auto", "asyncio", "uvloop"] = kserve_flag(
+        "auto", "event loop of the REST server"
+    )
+    timeout_keep_alive: int = kserve_flag(
+        65, "seconds an idle keep-alive connection stays open", ge=1
+    )
+    grpc_max_send_message_length: int = kserve_flag(
+        8 * MIB, "largest gRPC message sent, in bytes", ge=1
+    )
+    grpc_max_receive_message_length: int = kserve_flag(
+        8 * MIB, "largest gRPC message received, in bytes", ge=1
+    )
+    ssl_certfile: str | None = kserve_flag(None, "certificate file: serve HTTPS")
+    ssl_keyfile: str | None = kserve_flag(None, "private key file of --ssl_certfile")
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_in_any_case(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        **_others: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Flags (passed as init values) over environment variables; no .env or secrets files.
+        return init_settings, OurEnvironment(settings_cls)
 
 
-def _describe_kserve_flag(parser: argparse.ArgumentParser, option: Option, where: str) -> None:
-    for action in parser._actions:
-        if action.dest == option.dest:
-            action.help = f"{option.help} {where}"
+class OurEnvironment(EnvSettingsSource):
+    """The environment, for our own settings only: KServe reads its flags from the command
+    line alone, and a Kubernetes service-link variable such as ``GRPC_PORT=tcp://...`` must
+    not become a port."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        if is_kserve_flag(field):
+            return None, field_name, False
+        return super().get_field_value(field, field_name)
 
 
-def parse(argv: Sequence[str] | None, environ: Mapping[str, str]) -> Settings:
-    """Read every setting once: flag > environment variable > default.
-
-    Raises:
-        SystemExit: 2, after one line on stderr naming the bad value and what is allowed.
-    """
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    values = {option.dest: _resolve(parser, option, args, environ) for option in OPTIONS}
-    for flag in ("http_port", "grpc_port"):
-        port = getattr(args, flag)
-        if not PORT_RANGE[0] <= port <= PORT_RANGE[1]:
-            parser.error(f"--{flag} {port}: expected a port number between 1 and 65535")
-    for flag in ("workers", "max_threads", "timeout_keep_alive"):
-        if getattr(args, flag) < 1:
-            parser.error(f"--{flag} {getattr(args, flag)}: expected an integer >= 1")
-    return Settings(
-        model_name=values["model_name"],
-        model_dir=Path(values["model_dir"]),
-        model=ModelOptions(values["max_instances"], values["explain_top_k"],
-                           values["range_margin"]),
-        limits=Limits(values["max_body_bytes"], values["max_json_depth"],
-                      values["request_timeout"]),
-        server=ServerOptions(
-            http_port=args.http_port, grpc_port=args.grpc_port, workers=args.workers,
-            max_threads=args.max_threads, max_asyncio_workers=args.max_asyncio_workers,
-            enable_grpc=args.enable_grpc,
-            enable_grpc_reflection=values["enable_grpc_reflection"],
-            enable_docs_url=args.enable_docs_url,
-            access_log_format=args.access_log_format, log_config_file=args.log_config_file,
-            event_loop=args.event_loop, timeout_keep_alive=args.timeout_keep_alive,
-            ssl_certfile=args.ssl_certfile, ssl_keyfile=args.ssl_keyfile,
-            drain_seconds=values["drain_seconds"],
-            enable_model_repository_api=values["enable_model_repository_api"],
-            enable_fastpath=values["enable_fastpath"],
-        ),
-        log=LogSettings(values["log_level"], args.enable_latency_logging,
-                        values["enable_access_log"]),
-    )  # fmt: skip
-
-
-def _resolve(
-    parser: OneLineParser, option: Option, args: argparse.Namespace, environ: Mapping[str, str]
-) -> Any:
-    given = getattr(args, option.dest)
-    if given is not None:
-        source, text = f"--{option.dest}", given
-    elif option.env in environ:
-        source, text = f"environment variable {option.env}", environ[option.env]
-    else:
-        return option.default
-    try:
-        return option.convert(text)
-    except ValueError:
-        parser.error(f"{source}={text[:80]!r}: expected {option.allowed}")
+def environment_variable(name: str) -> str:
+    """The variable that sets a setting (``max_instances`` -> ``MAX_INSTANCES``)."""
+    return name.upper()

@@ -23,14 +23,12 @@ from kserve.protocol.infer_type import InferRequest
 from predictor.problems import describe, is_finite_number, json_type, shorten, value_problem
 
 INSTANCES_KEY = "instances"
+EMPTY_BODY = 'request body is empty; send a JSON object {"instances": [...]}'
 NUMBER_TYPES = frozenset({int, float})
 FLOAT_ONLY = {float}
-V2_DATATYPES = ("FP32", "FP64")
-MAX_REPORTED_PROBLEMS = 5
-# Below this many instances the per-value type check is the cheaper one.
-PACKED_MIN_ROWS = 5
-# More than 1 in this many cells equal to 0 or 1: checking them one by one costs more than
-# the per-value type check.
+V2_DATATYPES, MAX_REPORTED_PROBLEMS = ("FP32", "FP64"), 5
+PACKED_MIN_ROWS = 5  # below this many instances the per-value type check is the cheaper one
+# More than 1 in this many cells equal to 0 or 1: one-by-one checks cost more than per-value.
 MAX_ZERO_ONE_SHARE = 16
 
 
@@ -276,6 +274,8 @@ class FeatureValidator:
 
 def decode_json(body: bytes | bytearray | memoryview | str) -> Any:
     """Parse a body that arrived with a non-JSON content type (e.g. curl's form default)."""
+    if not body.strip():
+        raise InvalidInput(EMPTY_BODY)
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as error:

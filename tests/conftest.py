@@ -9,8 +9,9 @@ import pytest
 
 from predictor.artifact import MODEL_FILENAME, verify_artifact
 from predictor.loader import Artifact, load_artifact
-from predictor.model import BreastCancerModel, ModelOptions
+from predictor.model import BreastCancerModel
 from predictor.pipeline_scoring import unpickle
+from predictor.settings import Settings
 from tests.support import MODEL_NAME, RunningServer, running_predictor
 from training.__main__ import main as training_main
 
@@ -36,7 +37,7 @@ def pipeline(trained_dir: Path) -> Any:
 
 @pytest.fixture
 def model(trained_dir: Path) -> BreastCancerModel:
-    loaded = BreastCancerModel(MODEL_NAME, trained_dir, ModelOptions(max_instances=100))
+    loaded = BreastCancerModel(MODEL_NAME, trained_dir, Settings(max_instances=100))
     loaded.load()
     return loaded
 

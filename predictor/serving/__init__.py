@@ -6,16 +6,18 @@ package. Each module is one concern, and the ones that reach into KServe's inter
 upgrade fixes one, its canary fails and names the code to delete):
 
 * :mod:`.server`    wiring: KServe's REST (single- or multi-process) and gRPC servers with
-                    everything below, started from one :class:`~.server.ServerOptions`;
+                    everything below, started from the settings (``predictor.settings``);
 * :mod:`.drain`     graceful drain on SIGTERM (readiness 503, ``Connection: close``);
 * :mod:`.limits`    request limits: body size, JSON depth, time to answer
                     (:mod:`.deadlines`: one timer for all requests in flight;
                     :mod:`.encoding`: gzip/deflate bodies, bounded while inflating);
-* :mod:`.routes`    routes KServe registers that this server refuses, 405 for non-POST verbs;
-* :mod:`.rejection` one JSON error and one WARNING line per refused request;
+* :mod:`.routes`    the route table: every path shape the layers tell apart, in one place;
+* :mod:`.refusals`  routes KServe registers that this server refuses, 405 for non-POST verbs;
+* :mod:`.rejection` the one JSON error body, and one WARNING line per refused request;
+* :mod:`.ports`     a port another process holds is an exit-2 line, before listening;
 * :mod:`.decoding`  client input KServe cannot decode is a 400, not a 500;
-* :mod:`.fastlane`  V1 predictions and V2 JSON inference answered in front of KServe's app,
-                    identically (:mod:`.fastlane_v2`: the V2 half);
+* :mod:`.fast_lane` V1 predictions and V2 JSON inference answered in front of KServe's app,
+                    identically (:mod:`.fast_lane_v2`: the V2 half);
 * :mod:`.v2_json`   V2 JSON answers without ``null`` members;
 * :mod:`.grpc`      KServe's gRPC server plus the standard health service (and reflection);
 * :mod:`.workers`   supervision of ``--workers > 1`` processes;

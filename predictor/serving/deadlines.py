@@ -11,6 +11,7 @@ flight.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 MAX_TICK_SECONDS = 0.05
 
@@ -73,3 +74,36 @@ class Deadlines:
                 self._expired[task] = False
                 task.cancel()
         loop.call_later(self.tick, self._sweep, loop)
+
+
+class Deadline:
+    """One request's time limit, as a ``with`` block (the fast lane's and the limits').
+
+    A cancellation by the deadline ends the block and sets ``expired``; the caller then
+    answers with :meth:`RequestLimitMiddleware.timed_out`. Any other cancellation (server
+    shutdown) goes on.
+    """
+
+    __slots__ = ("_deadlines", "_task", "expired")
+
+    def __init__(self, deadlines: Deadlines | None):
+        self._deadlines = deadlines
+        self._task: asyncio.Task | None = None
+        self.expired = False
+
+    def __enter__(self) -> Deadline:
+        if self._deadlines is not None:
+            self._task = self._deadlines.start()
+        return self
+
+    def __exit__(self, kind: Any, error: Any, traceback: Any) -> bool:
+        task, deadlines = self._task, self._deadlines
+        if task is None:
+            return False
+        try:
+            if kind is asyncio.CancelledError and deadlines.cut_off(task):
+                self.expired = True
+                return True  # absorbed: the caller answers 408/503
+            return False
+        finally:
+            deadlines.finish(task)

@@ -11,11 +11,19 @@ from __future__ import annotations
 
 from kserve.constants.constants import INFERENCE_CONTENT_LENGTH_HEADER, PredictorProtocol
 from kserve.errors import InvalidInput
+from kserve.protocol.dataplane import JSON_HEADERS as KSERVE_JSON_CONTENT_TYPES
 from kserve.protocol.dataplane import DataPlane
 from kserve.protocol.rest.v2_datamodels import InferenceRequest
 from pydantic import ValidationError
 
+from predictor import validation
+
 MAX_VALIDATION_PROBLEMS = 3
+# (V1, V2): what an empty body should have been.
+EMPTY_BODY = (
+    validation.EMPTY_BODY,
+    'request body is empty; send a JSON inference request {"inputs": [...]}',
+)
 
 
 class ClientInputDataPlane(DataPlane):
@@ -27,9 +35,11 @@ class ClientInputDataPlane(DataPlane):
     """
 
     def decode(self, body, headers, *args, **kwargs):
+        protocol = kwargs.get("protocol_version", args[0] if args else None)
+        if isinstance(body, bytes | bytearray) and not body.strip():
+            _refuse_if_parsed(protocol == PredictorProtocol.REST_V2.value, headers)
         if isinstance(body, bytes | bytearray) and headers:
             _check_binary_header_length(body, headers)
-        protocol = kwargs.get("protocol_version", args[0] if args else None)
         if _is_v2_json_bytes(body, headers, protocol):
             body = _parse_v2_json(body)
         try:
@@ -40,6 +50,15 @@ class ClientInputDataPlane(DataPlane):
             raise InvalidInput(f"malformed request: required field {error} is missing") from None
         except Exception as error:
             raise InvalidInput(f"malformed request: {type(error).__name__}: {error}") from None
+
+
+def _refuse_if_parsed(v2: bool, headers: dict | None) -> None:
+    """An empty body KServe would parse as JSON (a V1 body of another content type goes to
+    the model, whose validator says the same): KServe's wording names the parser, ours what
+    to send."""
+    content_type = (headers or {}).get("content-type")
+    if v2 or content_type is None or content_type in KSERVE_JSON_CONTENT_TYPES:
+        raise InvalidInput(EMPTY_BODY[v2])
 
 
 def _is_v2_json_bytes(body, headers: dict | None, protocol: str | None) -> bool:

@@ -16,7 +16,6 @@ called here, and uvicorn's signal handling is replaced by :class:`DrainingUvicor
 from __future__ import annotations
 
 import logging
-import re
 import signal
 import threading
 import time
@@ -25,22 +24,21 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
-from fastapi.responses import JSONResponse
 from kserve.protocol.rest.server import _RefreshingServer
 
-logger = logging.getLogger("predictor.serving.drain")
+from predictor.serving.rejection import send_error_body
+from predictor.serving.routes import route_of
 
-DEFAULT_DRAIN_SECONDS = 5.0
-READINESS_PATHS = re.compile(
-    r"^/v1/models/[^/:]+$|^/v2/health/ready$|^/v2/models/[^/]+(?:/versions/[^/]+)?/ready$"
-)
+logger = logging.getLogger("predictor.serving.drain")
+NOT_READY = "server is shutting down: not ready for new traffic"
+CLOSE = ((b"connection", b"close"),)
 
 
 @dataclass
 class Drain:
     """Shared by the uvicorn server (which starts it) and the middleware (which reads it)."""
 
-    seconds: float = DEFAULT_DRAIN_SECONDS
+    seconds: float = 0.0
     draining: bool = False
     _listeners: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
@@ -73,13 +71,8 @@ class DrainMiddleware:
         if scope["type"] != "http" or not self.drain.draining:
             await self.app(scope, receive, send)
             return
-        if scope.get("method") == "GET" and READINESS_PATHS.match(scope.get("path", "")):
-            response = JSONResponse(
-                {"error": "server is shutting down: not ready for new traffic"},
-                status_code=503,
-                headers={"connection": "close"},
-            )
-            await response(scope, receive, send)
+        if scope["method"] == "GET" and route_of(scope["path"]).readiness:
+            await send_error_body(send, 503, NOT_READY, CLOSE)  # a state, not a refusal
             return
 
         async def closing_send(message: dict) -> None:

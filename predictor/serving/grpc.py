@@ -26,6 +26,7 @@ from kserve.protocol.grpc.server import GRPCServer
 from kserve.protocol.grpc.servicer import InferenceServicer
 
 from predictor.serving.drain import Drain
+from predictor.settings import Settings
 
 logger = logging.getLogger("predictor.serving.grpc")
 
@@ -39,17 +40,25 @@ class PredictorGRPCServer(GRPCServer):
     """KServe's gRPC server with ``grpc.health.v1`` tied to readiness and drain."""
 
     def __init__(
-        self, *args, drain: Drain, reflection: bool = False, log_calls: bool = False, **kwargs
+        self,
+        data_plane,
+        model_repository_extension,
+        *,
+        settings: Settings,
+        grace_period: int,
+        drain: Drain,
     ):
-        super().__init__(*args, **kwargs)
+        super().__init__(
+            settings.grpc_port, data_plane, model_repository_extension, {}, grace_period
+        )
+        self.settings = settings
         self.health = health_aio.HealthServicer()
-        self.reflection = reflection
         # KServe's LoggingInterceptor writes an INFO line per call, health probes included:
         # a gRPC access log, so it follows --enable_access_log like uvicorn's (canary:
         # tests/upstream/test_logging.py).
         self.interceptors = (
             (LoggingInterceptor(), ExceptionToStatusInterceptor())
-            if log_calls
+            if settings.enable_access_log
             else (ExceptionToStatusInterceptor(),)
         )
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -61,17 +70,18 @@ class PredictorGRPCServer(GRPCServer):
             futures.ThreadPoolExecutor(max_workers=max_workers),
             interceptors=self.interceptors,
             options=[
-                ("grpc.max_send_message_length", self._kwargs["grpc_max_send_message_length"]),
-                (
-                    "grpc.max_receive_message_length",
-                    self._kwargs["grpc_max_receive_message_length"],
-                ),
+                ("grpc.max_send_message_length", self.settings.grpc_max_send_message_length),
+                ("grpc.max_receive_message_length", self.settings.grpc_max_receive_message_length),
+                # Without this gRPC binds with SO_REUSEPORT, and a second server on the same
+                # port starts silently and takes a share of the calls (canary:
+                # tests/reliability/test_ports.py).
+                ("grpc.so_reuseport", 0),
             ],
         )
         servicer = InferenceServicer(self._data_plane, self._model_repository_extension)
         grpc_predict_v2_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(servicer, self._server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
-        if self.reflection:
+        if self.settings.enable_grpc_reflection:
             self._enable_reflection()
         for service in ("", INFERENCE_SERVICE, *self._data_plane.model_registry.get_models()):
             await self.health.set(service, SERVING)

@@ -1,21 +1,20 @@
 """What KServe's predict routes do with a body and an error, mirrored for the fast lane.
 
-The lane (:mod:`.fastlane`) answers predictions without KServe's app, so it must decode a
+The lane (:mod:`.fast_lane`) answers predictions without KServe's app, so it must decode a
 body as KServe's data plane decodes it and answer an error as KServe's handlers do. A client
-cannot tell the two apart (``tests/bench/test_fastpath_equivalence.py``); the KServe
+cannot tell the two apart (``tests/bench/test_fast_lane_equivalence.py``); the KServe
 behaviours copied here are pinned by ``tests/upstream/test_v1_predict.py``.
 
 * V1: JSON when the content type is absent or one of :data:`JSON_CONTENT_TYPES`, raw bytes
   (which the model parses itself) otherwise; a body that does not parse, or a JSON object
   that may be a structured CloudEvent, is KServe's to answer (:data:`NOT_DECODED`).
-* V2: a JSON body that KServe's own ``InferenceRequest`` accepts (:mod:`.fastlane_v2`).
-* Errors: ``{"error": "..."}`` (Starlette's JSONResponse bytes) with the status of
-  :data:`KSERVE_ERROR_STATUS`, and KServe's log record.
+* V2: a JSON body that KServe's own ``InferenceRequest`` accepts (:mod:`.fast_lane_v2`).
+* Errors: ``{"error": "..."}`` (:mod:`.rejection`'s body, the bytes of KServe's handlers)
+  with the status of :data:`KSERVE_ERROR_STATUS`, and KServe's log record.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -31,7 +30,8 @@ from kserve.errors import (
     UnsupportedProtocol,
 )
 
-from predictor.serving import fastlane_v2
+from predictor.serving import fast_lane_v2
+from predictor.serving.rejection import send_error_body
 
 # Where KServe's error handlers log ("Exception:" with the exception); our log filter turns
 # a client error into one WARNING line, here as there.
@@ -95,7 +95,7 @@ def v2_request(body: bytes, headers: dict[str, str], name: str) -> Any:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError:
         return NOT_DECODED
-    request = fastlane_v2.infer_request(payload, name)
+    request = fast_lane_v2.infer_request(payload, name)
     return NOT_DECODED if request is None else request
 
 
@@ -118,14 +118,6 @@ async def send_error(send: Any, error: Exception) -> None:
     KSERVE_LOGGER.error("Exception:", exc_info=error)
     caught = any(cls in KSERVE_ERROR_STATUS for cls in type(error).__mro__)
     message = str(error) if caught else f"{type(error).__name__} : {error}"
-    content = json.dumps(
-        {"error": message}, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
-    ).encode()
-    headers = [
-        (b"content-length", str(len(content)).encode()),
-        (b"content-type", b"application/json"),
-    ]
-    await send({"type": "http.response.start", "status": error_status(error), "headers": headers})
-    await send({"type": "http.response.body", "body": content})
+    await send_error_body(send, error_status(error), message)
     if not caught:
         raise error

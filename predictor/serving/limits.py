@@ -19,14 +19,12 @@ never replaced by an error.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from predictor.serving.deadlines import Deadlines
+from predictor.serving.deadlines import Deadline, Deadlines
 from predictor.serving.encoding import (
     Inflater,
     InflatesTooLarge,
@@ -36,12 +34,10 @@ from predictor.serving.encoding import (
     decoded_headers,
 )
 from predictor.serving.rejection import reject
+from predictor.settings import Settings
 
 logger = logging.getLogger("predictor.serving.limits")
 
-DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
-DEFAULT_MAX_JSON_DEPTH = 32
-DEFAULT_REQUEST_TIMEOUT_SECONDS = 10.0
 RETRY_AFTER_SECONDS = 1
 # KServe's V2 binary tensor extension: the JSON header is the first N bytes of the body.
 BINARY_HEADER_LENGTH = b"inference-header-content-length"
@@ -52,23 +48,6 @@ _NON_STRUCTURAL = bytes(code for code in range(256) if code not in b'"[]{}')
 _BRACKET_STEP = np.zeros(256, dtype=np.int32)
 _BRACKET_STEP[[ord("["), ord("{")]] = 1
 _BRACKET_STEP[[ord("]"), ord("}")]] = -1
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Request limits, read once at start-up (see ``python -m predictor --help``)."""
-
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
-    max_json_depth: int = DEFAULT_MAX_JSON_DEPTH
-    request_timeout: float = DEFAULT_REQUEST_TIMEOUT_SECONDS  # 0 disables the timeout
-
-    def __post_init__(self) -> None:
-        if self.max_body_bytes < 1:
-            raise ValueError(f"max_body_bytes must be >= 1, got {self.max_body_bytes}")
-        if self.max_json_depth < 1:
-            raise ValueError(f"max_json_depth must be >= 1, got {self.max_json_depth}")
-        if self.request_timeout < 0:
-            raise ValueError(f"request_timeout must be >= 0, got {self.request_timeout}")
 
 
 def json_depth(body: bytes, stop_above: int) -> int:
@@ -96,23 +75,36 @@ def json_depth(body: bytes, stop_above: int) -> int:
     return int(np.cumsum(steps).max())
 
 
-class _BodyTooLarge(Exception):
+class BodyTooLarge(Exception):
+    """The body is past ``--max_body_bytes`` (``declared``: its Content-Length, if any)."""
+
     def __init__(self, declared: int | None):
         self.declared = declared
 
 
-class _ClientGone(Exception):
-    pass
+class ClientGone(Exception):
+    """The client disconnected before its body arrived."""
+
+
+# What reading a body can refuse, answered by :meth:`RequestLimitMiddleware.refuse`.
+BODY_REFUSALS = (BodyTooLarge, InflatesTooLarge, UnsupportedEncoding, MalformedEncoding)
 
 
 class RequestLimitMiddleware:
-    """ASGI middleware enforcing :class:`Limits` on every HTTP request."""
+    """ASGI middleware enforcing the request limits of the settings on every HTTP request."""
 
-    def __init__(self, app: Any, limits: Limits):
+    def __init__(self, app: Any, settings: Settings):
         self.app = app
-        self.limits = limits
+        self.max_body_bytes = settings.max_body_bytes
+        self.max_json_depth = settings.max_json_depth
+        self.request_timeout = settings.request_timeout
         # One timer for all requests in flight (a timer per request costs more than the rest).
-        self.deadlines = Deadlines(limits.request_timeout) if limits.request_timeout else None
+        timeout = settings.request_timeout
+        self.deadlines = Deadlines(timeout) if timeout else None
+
+    def deadline(self) -> Deadline:
+        """This request's deadline, for a ``with`` block around reading and answering it."""
+        return Deadline(self.deadlines)
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -125,51 +117,31 @@ class RequestLimitMiddleware:
                 progress["started"] = True
             await send(message)
 
-        deadlines = self.deadlines
-        deadline = deadlines.start() if deadlines is not None else None
-        try:
-            await self._handle(scope, receive, tracking_send, progress)
-        except asyncio.CancelledError:
-            if deadline is None or not deadlines.cut_off(deadline):
-                raise  # cancelled by someone else (server shutdown), not our deadline
-            await self.timed_out(scope.get("path", ""), send, progress["body"], progress["started"])
-        except _ClientGone:
-            return
-        finally:
-            if deadline is not None:
-                deadlines.finish(deadline)
+        with self.deadline() as deadline:
+            try:
+                await self._handle(scope, receive, tracking_send, progress)
+            except ClientGone:
+                return
+        if deadline.expired:
+            await self.timed_out(scope["path"], send, progress["body"], progress["started"])
 
     async def _handle(self, scope: dict, receive: Any, send: Any, progress: dict) -> None:
         headers = scope.get("headers") or ()
-        max_depth = self.limits.max_json_depth
+        encoding = None
         try:
             encoding = content_encoding(headers)
-            body = await self._read_body(headers, receive, encoding)
-        except _BodyTooLarge as error:
-            await reject(send, 413, self._too_large_message(error.declared))
-            return
-        except InflatesTooLarge:
-            await reject(send, 413, self._inflates_message(encoding))
-            return
-        except UnsupportedEncoding as error:
-            await reject(send, 415, str(error))
-            return
-        except MalformedEncoding as error:
-            await reject(send, 400, str(error))
+            body = await self.read_body(headers, receive, encoding)
+        except BODY_REFUSALS as error:
+            await self.refuse(send, error, encoding)
             return
         progress["body"] = True
         if encoding is not None:
             headers = decoded_headers(headers, len(body))
             scope = {**scope, "headers": headers}
         if body and scope.get("method") in BODY_METHODS:
-            depth = json_depth(_json_part(headers, body), max_depth)
-            if depth > max_depth:
-                await reject(
-                    send,
-                    400,
-                    f"request body is nested {depth} levels deep; at most "
-                    f"{max_depth} are allowed (server flag --max_json_depth)",
-                )
+            problem = self.depth_problem(headers, body)
+            if problem is not None:
+                await reject(send, 400, problem)
                 return
         replayed = False
 
@@ -182,12 +154,17 @@ class RequestLimitMiddleware:
 
         await self.app(scope, replay, send)
 
-    async def _read_body(self, headers, receive: Any, encoding: str | None) -> bytes:
-        """The whole body, decoded when compressed; both sizes are bounded by the limit."""
-        limit = self.limits.max_body_bytes
+    async def read_body(self, headers: Any, receive: Any, encoding: str | None = None) -> bytes:
+        """The whole body, decoded when compressed; both sizes are bounded by the limit.
+
+        Raises:
+            BodyTooLarge, InflatesTooLarge, UnsupportedEncoding, MalformedEncoding: for
+                :meth:`refuse` to answer; ClientGone when the client left.
+        """
+        limit = self.max_body_bytes
         declared = _content_length(headers)
         if declared is not None and declared > limit:
-            raise _BodyTooLarge(declared)  # not read at all
+            raise BodyTooLarge(declared)  # not read at all
         message = await receive()
         if (
             encoding is None
@@ -196,18 +173,18 @@ class RequestLimitMiddleware:
         ):
             body = message.get("body", b"")  # all of it at once: the common case
             if len(body) > limit:
-                raise _BodyTooLarge(declared)
+                raise BodyTooLarge(declared)
             return body
         inflater = Inflater(encoding, limit) if encoding else None
         chunks: list[bytes] = []
         size = 0
         while True:
             if message["type"] == "http.disconnect":
-                raise _ClientGone
+                raise ClientGone
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
-                raise _BodyTooLarge(declared)
+                raise BodyTooLarge(declared)
             if inflater is not None:
                 chunk = inflater.feed(chunk)
             if chunk:
@@ -219,24 +196,45 @@ class RequestLimitMiddleware:
             inflater.finish()
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
-    def _too_large_message(self, declared: int | None) -> str:
-        size = f"is {declared} bytes" if declared is not None else "exceeds the limit"
+    def depth_problem(self, headers: Any, body: bytes) -> str | None:
+        """Why the body's JSON is nested too deep, or None."""
+        limit = self.max_json_depth
+        depth = json_depth(_json_part(headers, body), limit)
+        if depth <= limit:
+            return None
         return (
-            f"request body {size}; at most {self.limits.max_body_bytes} bytes are allowed "
-            f"(server flag --max_body_bytes); send fewer instances per request"
+            f"request body is nested {depth} levels deep; at most {limit} are allowed "
+            "(server flag --max_json_depth)"
         )
 
-    def _inflates_message(self, encoding: str | None) -> str:
-        return (
-            f"request body inflates to more than {self.limits.max_body_bytes} bytes "
-            f"(Content-Encoding: {encoding}); at most {self.limits.max_body_bytes} bytes are "
-            "allowed (server flag --max_body_bytes); send fewer instances per request"
-        )
+    async def refuse(self, send: Any, error: Exception, encoding: str | None = None) -> int:
+        """Answer a body :meth:`read_body` refused; the status sent."""
+        limit = self.max_body_bytes
+        allowed = f"at most {limit} bytes are allowed (server flag --max_body_bytes)"
+        if isinstance(error, BodyTooLarge):
+            declared = error.declared
+            size = f"is {declared} bytes" if declared is not None else "exceeds the limit"
+            status = 413
+            message = f"request body {size}; {allowed}; send fewer instances per request"
+        elif isinstance(error, InflatesTooLarge):
+            status, message = (
+                413,
+                (
+                    f"request body inflates to more than {limit} bytes (Content-Encoding: "
+                    f"{encoding}); {allowed}; send fewer instances per request"
+                ),
+            )
+        elif isinstance(error, UnsupportedEncoding):
+            status, message = 415, str(error)
+        else:
+            status, message = 400, str(error)
+        await reject(send, status, message)
+        return status
 
     async def timed_out(self, path: str, send: Any, body_received: bool, started: bool) -> int:
         """Answer a request whose deadline passed: 408 while its body was still arriving,
         503 after; the status sent, or 0 when its answer had already started."""
-        seconds = f"{self.limits.request_timeout:g}"
+        seconds = f"{self.request_timeout:g}"
         if started:
             # The answer is already on its way; it cannot be replaced by an error any more.
             logger.warning("request to %s exceeded %s s while sending its response", path, seconds)

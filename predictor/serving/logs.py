@@ -13,21 +13,13 @@ from __future__ import annotations
 import logging
 import logging.config
 import warnings
-from dataclasses import dataclass
 
 from kserve.errors import InvalidInput, ModelNotFound, UnsupportedProtocol
 
+from predictor.serving.rejection import request_line
+from predictor.settings import Settings
+
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-
-
-@dataclass(frozen=True)
-class LogSettings:
-    """What the server logs, read once at start-up."""
-
-    level: str = "INFO"
-    latency_logging: bool = False  # KServe's per-request trace line
-    access_log: bool = False  # uvicorn's line per HTTP request
 
 
 # KServe's exception -> the status its REST server answers it with (kserve/errors.py).
@@ -50,7 +42,9 @@ class ClientErrorFilter(logging.Filter):
             return True
         for kind, status in CLIENT_ERRORS:
             if isinstance(error, kind):
-                record.msg, record.args = "rejected request (%d): %s", (status, error)
+                where = request_line()
+                record.msg = "rejected request (%d)" + (f" {where}" if where else "") + ": %s"
+                record.args = (status, error)
                 record.exc_info, record.exc_text = None, None
                 record.levelno, record.levelname = logging.WARNING, "WARNING"
                 break
@@ -66,10 +60,10 @@ def silence_known_warnings() -> None:
     )
 
 
-def configure_logging(settings: LogSettings) -> None:
+def configure_logging(settings: Settings) -> None:
     """Configure every logger the server uses; call once, before the server starts."""
     silence_known_warnings()
-    level, quiet = settings.level, "WARNING"
+    level, quiet = settings.log_level, "WARNING"
     logging.config.dictConfig(
         {
             "version": 1,
@@ -88,7 +82,7 @@ def configure_logging(settings: LogSettings) -> None:
                 "kserve": {"handlers": ["stdout"], "level": level, "propagate": False},
                 "kserve.trace": {
                     "handlers": ["stdout"],
-                    "level": "INFO" if settings.latency_logging else quiet,
+                    "level": "INFO" if settings.enable_latency_logging else quiet,
                     "propagate": False,
                 },
                 "uvicorn": {"handlers": ["stdout"], "level": level, "propagate": False},
@@ -96,8 +90,8 @@ def configure_logging(settings: LogSettings) -> None:
                 # No handler at all when off: uvicorn then skips building the line's
                 # arguments (client address, quoted path) for every response.
                 "uvicorn.access": {
-                    "handlers": ["stdout"] if settings.access_log else [],
-                    "level": "INFO" if settings.access_log else quiet,
+                    "handlers": ["stdout"] if settings.enable_access_log else [],
+                    "level": "INFO" if settings.enable_access_log else quiet,
                     "propagate": False,
                 },
                 "predictor": {"handlers": ["stdout"], "level": level, "propagate": False},

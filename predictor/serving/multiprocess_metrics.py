@@ -26,10 +26,11 @@ from collections.abc import MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from predictor.serving.routes import route_of
+
 ENV = "PROMETHEUS_MULTIPROC_DIR"
 # prometheus_client still honours the old lower-case name too.
 LEGACY_ENV = "prometheus_multiproc_dir"
-METRICS_PATH = "/metrics"
 EXIT_BAD_SETTING = 2
 
 
@@ -106,7 +107,7 @@ class MultiProcessMetrics:
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if (
             scope["type"] != "http"
-            or scope["path"] != METRICS_PATH
+            or not route_of(scope["path"]).metrics
             or scope["method"] != "GET"
             or scope.get("root_path")
         ):

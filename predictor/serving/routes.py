@@ -1,104 +1,103 @@
-"""Routes KServe registers that this server refuses, and FastAPI's own errors as JSON.
+"""The route table: every path this server answers, by its shape, in one place.
 
-* ``GET`` (or any method but ``POST``) on ``/v1/models/<name>:predict`` or ``:explain``:
-  KServe's ``GET /v1/models/{name}`` route takes ``<name>:predict`` for a model name and
-  answers 404 "Model with name breast-cancer:predict does not exist"; here a 405 naming the
-  allowed method (with ``Allow: POST``).
-* ``/v2/repository/models/<name>/load|unload`` lets any caller unload the model (the pod
-  then stays unready while liveness passes): 404 unless ``--enable_model_repository_api``.
-* model versions (``/v2/models/<name>/versions/<v>/...`` or ``?model_version=<v>``): KServe
-  answers 501 "Model versioning not supported yet"; here a 404 that says what to use.
-* FastAPI's 404/405/422 bodies carry ``detail``; here an ``error`` string, like every other
-  error of this server.
+KServe's app registers the routes; this table names them for the layers in front of it, so
+that none of those layers spells a path out: the fast lane asks which requests it may answer,
+the drain which paths are readiness probes, the refusals which verbs and versions are refused,
+the request metrics which ``endpoint`` label a request gets. :func:`route_of` classifies a path
+once (cached: a server sees few distinct paths).
 
-FastAPI offers no supported way to remove a route once KServe has added it, hence a
-middleware (canary: ``tests/upstream/test_routes.py``).
+Model names are one path segment without ``:``; KServe's V1 verbs are ``<name>:<verb>``.
 """
 
 from __future__ import annotations
 
+import functools
 import re
-from typing import Any
-from urllib.parse import parse_qs
+from dataclasses import dataclass
 
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
+V1_MODELS = "/v1/models/"
+V2_MODELS = "/v2/models/"
+METRICS_PATH = "/metrics"
+REPOSITORY_PREFIX = "/v2/repository/"
+# The V1 verbs that score instances (POST only), and V2's.
+V1_VERBS = ("predict", "explain", "feedback")
+V2_INFER = "infer"
+# ``endpoint`` label values of the request metrics: the scoring routes and everything else.
+ENDPOINTS = (*V1_VERBS, V2_INFER, "other")
+# Distinct paths remembered (clients can send any; beyond this they are classified anew).
+CACHED_PATHS = 1024
 
-from predictor.serving.decoding import describe_problems
-from predictor.serving.rejection import log_rejection, reject
-
-REFUSED_PREFIX = "/v2/"
-REPOSITORY_ROUTE_PREFIX = "/v2/repository/"
-# KServe answers these with 501 (NotImplementedError: "Model versioning not supported yet").
-VERSIONED_PATHS = re.compile(r"^/v2/models/[^/]+/versions/")
-V1_VERBS = re.compile(r"^/v1/models/[^/]+:(predict|explain)$")
-POST_ONLY = ((b"allow", b"POST"),)
-
-
-class RefusedRoutesMiddleware:
-    """404 with a JSON ``error`` for routes KServe registers but this server does not offer."""
-
-    def __init__(self, app: Any, enable_model_repository_api: bool):
-        self.app = app
-        self.refuse_repository = not enable_model_repository_api
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        path = scope["path"]
-        if scope["method"] != "POST" and V1_VERBS.match(path):
-            verb = path.rsplit(":", 1)[1]
-            message = f":{verb} accepts POST only, got {scope['method']}"
-            await reject(send, 405, message, POST_ONLY)
-            return
-        # Every refused route is under /v2/: one test lets everything else through.
-        message = self._refusal(scope) if path.startswith(REFUSED_PREFIX) else None
-        if message is None:
-            await self.app(scope, receive, send)
-            return
-        await reject(send, 404, message)
-
-    def refuses(self, scope: dict) -> bool:
-        """Whether this middleware would answer the HTTP request itself (with a refusal)."""
-        path = scope["path"]
-        if scope["method"] != "POST" and V1_VERBS.match(path):
-            return True
-        return path.startswith(REFUSED_PREFIX) and self._refusal(scope) is not None
-
-    def _refusal(self, scope: dict) -> str | None:
-        path = scope["path"]
-        if path.startswith("/v2/models/") and (
-            VERSIONED_PATHS.match(path) or _asks_for_a_version(scope)
-        ):
-            return "model versions are not served: use /v2/models/<name>/... without a version"
-        if self.refuse_repository and path.startswith(REPOSITORY_ROUTE_PREFIX):
-            return (
-                f"{REPOSITORY_ROUTE_PREFIX}... is disabled on this server "
-                "(server flag --enable_model_repository_api)"
-            )
-        return None
+_SHAPES = (
+    # (pattern, protocol, verb); the model name is group "model", a version group "version".
+    (re.compile(r"/v1/models/(?P<model>[^/:]+):(?P<verb>[a-z]+)"), "v1", None),
+    (re.compile(r"/v1/models/(?P<model>[^/:]+)"), "v1", "ready"),
+    (re.compile(r"/v2/health/ready"), "v2", "ready"),
+    (re.compile(r"/v2/health/live"), "v2", "live"),
+    (re.compile(r"/v2/models/(?P<model>[^/]+)(?:/versions/(?P<version>[^/]+))?/ready"), "v2",
+     "ready"),
+    (re.compile(r"/v2/models/(?P<model>[^/]+)(?:/versions/(?P<version>[^/]+))?/infer"), "v2",
+     "infer"),
+    (re.compile(r"/v2/models/(?P<model>[^/]+)(?:/versions/(?P<version>[^/]+))?"), "v2",
+     "metadata"),
+)  # fmt: skip
 
 
-def _asks_for_a_version(scope: dict) -> bool:
-    query = scope.get("query_string", b"")
-    if b"model_version" not in query:
-        return False
-    return any(parse_qs(query.decode("latin-1")).get("model_version", []))
+@dataclass(frozen=True, slots=True)
+class Route:
+    """What a request path is, as far as the layers in front of KServe's app care."""
+
+    path: str
+    protocol: str | None = None  # "v1" or "v2" (a path under /v1/ or /v2/), else None
+    verb: str | None = None  # predict, explain, feedback, infer, ready, live, metadata, ...
+    model: str | None = None
+    version: str | None = None  # a model version in the path (this server serves none)
+
+    @property
+    def scores(self) -> bool:
+        """A route that scores instances: POST only, counted under its own endpoint."""
+        return (self.protocol == "v1" and self.verb in V1_VERBS) or self.verb == V2_INFER
+
+    @property
+    def endpoint(self) -> str:
+        """The request metrics' ``endpoint`` label (one of :data:`ENDPOINTS`)."""
+        return self.verb if self.scores else "other"
+
+    @property
+    def readiness(self) -> bool:
+        """A readiness probe (``GET /v1/models/<name>``, V2's ready routes)."""
+        return self.verb == "ready"
+
+    @property
+    def repository(self) -> bool:
+        """KServe's model repository extension (load/unload)."""
+        return self.path.startswith(REPOSITORY_PREFIX)
+
+    @property
+    def metrics(self) -> bool:
+        return self.path == METRICS_PATH
 
 
-async def validation_error_handler(_request, error: RequestValidationError) -> JSONResponse:
-    """FastAPI's 422 for a V2 body that fails the schema, with a readable ``error``."""
-    problems = [p for p in error.errors() if p.get("type") != "bytes_type"] or error.errors()
-    message = describe_problems(problems)
-    log_rejection(422, message)
-    return JSONResponse({"error": message}, status_code=422)
+@functools.lru_cache(maxsize=CACHED_PATHS)
+def route_of(path: str) -> Route:
+    """Classify a request path (the ASGI scope's ``path``)."""
+    if path.startswith(("/v1/", "/v2/")):
+        for pattern, protocol, verb in _SHAPES:
+            match = pattern.fullmatch(path)
+            if match is not None:
+                found = match.groupdict()
+                return Route(
+                    path, protocol, verb or found.get("verb"), found.get("model"),
+                    found.get("version"),
+                )  # fmt: skip
+        return Route(path, path[1:3])  # under /v1/ or /v2/, but no shape of ours
+    return Route(path)
 
 
-async def http_error_handler(_request, error: StarletteHTTPException) -> JSONResponse:
-    """Starlette's 404/405/400 with an ``error`` string instead of ``detail``."""
-    log_rejection(error.status_code, str(error.detail))
-    return JSONResponse(
-        {"error": str(error.detail)}, status_code=error.status_code, headers=error.headers
-    )
+def v1_path(model: str, verb: str | None = None) -> str:
+    """``/v1/models/<model>`` or ``/v1/models/<model>:<verb>`` (for clients and the chart)."""
+    return f"{V1_MODELS}{model}" + (f":{verb}" if verb else "")
+
+
+def v2_path(model: str, action: str) -> str:
+    """``/v2/models/<model>/<action>``."""
+    return f"{V2_MODELS}{model}/{action}"

@@ -3,9 +3,9 @@
 :func:`serve` takes a loaded model and the options read at start-up, and returns once the
 server has drained. What it adds to ``kserve.ModelServer`` (0.21), one module each:
 graceful drain (:mod:`.drain`), request limits (:mod:`.limits`), refused routes and JSON
-error bodies (:mod:`.routes`), 400s for undecodable input (:mod:`.decoding`), worker
+error bodies (:mod:`.refusals`), 400s for undecodable input (:mod:`.decoding`), worker
 supervision (:mod:`.workers`), the fast lane for V1 and V2 JSON predictions
-(:mod:`.fastlane`), uvloop (:mod:`.eventloop`), gRPC health and drain (:mod:`.grpc`) and
+(:mod:`.fast_lane`), uvloop (:mod:`.eventloop`), gRPC health and drain (:mod:`.grpc`) and
 null-free V2 JSON (:mod:`.v2_json`).
 
 uvicorn serves our ASGI layers wrapped around KServe's app, outermost first::
@@ -14,7 +14,8 @@ uvicorn serves our ASGI layers wrapped around KServe's app, outermost first::
         RequestLimitMiddleware(TidyV2JsonMiddleware(kserve_app)))))))
 
 (request metrics in :mod:`.http_metrics`; ``/metrics`` summed over ``--workers`` by
-:mod:`.multiprocess_metrics`, when that mode is on), built in
+:mod:`.multiprocess_metrics`, when that mode is on; every layer tells routes apart with
+:mod:`.routes`), built in
 :meth:`PredictorRESTServer.create_application`, which every ``--workers`` child runs itself
 (each re-imports KServe's app, so an app built in the parent would be lost).
 """
@@ -25,7 +26,6 @@ import asyncio
 import logging
 import math
 import signal
-from dataclasses import dataclass
 from typing import Any
 
 from fastapi.exceptions import RequestValidationError
@@ -35,19 +35,15 @@ from kserve.constants.constants import FASTAPI_APP_IMPORT_STRING
 from kserve.protocol.rest.server import RESTServer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from predictor.serving import eventloop, fastlane, multiprocess_metrics, startup
+from predictor.serving import eventloop, fast_lane, multiprocess_metrics, startup
 from predictor.serving.decoding import ClientInputDataPlane
-from predictor.serving.drain import (
-    DEFAULT_DRAIN_SECONDS,
-    Drain,
-    DrainingUvicornServer,
-    DrainMiddleware,
-)
+from predictor.serving.drain import Drain, DrainingUvicornServer, DrainMiddleware
 from predictor.serving.grpc import PredictorGRPCServer
 from predictor.serving.http_metrics import HttpMetrics
-from predictor.serving.limits import Limits, RequestLimitMiddleware
-from predictor.serving.logs import LogSettings, configure_logging
-from predictor.serving.routes import (
+from predictor.serving.limits import RequestLimitMiddleware
+from predictor.serving.logs import configure_logging
+from predictor.serving.ports import PortInUse, check_ports_free
+from predictor.serving.refusals import (
     RefusedRoutesMiddleware,
     http_error_handler,
     validation_error_handler,
@@ -58,6 +54,7 @@ from predictor.serving.workers import (
     ServerSetupError,
     require_picklable,
 )
+from predictor.settings import Settings
 
 logger = logging.getLogger("predictor.serving.server")
 
@@ -65,39 +62,17 @@ logger = logging.getLogger("predictor.serving.server")
 UNBOUNDED_GRACE_SECONDS = 30
 
 
-@dataclass(frozen=True)
-class ServerOptions:
-    """How the server listens and behaves, read once at start-up (``--help`` says each)."""
-
-    http_port: int = 8080
-    grpc_port: int = 8081
-    workers: int = 1
-    max_threads: int = 4
-    max_asyncio_workers: int | None = None
-    enable_grpc: bool = True
-    enable_grpc_reflection: bool = False
-    enable_docs_url: bool = False
-    access_log_format: str | None = None
-    log_config_file: str | None = None
-    event_loop: str = "auto"
-    timeout_keep_alive: int = 65
-    ssl_certfile: str | None = None
-    ssl_keyfile: str | None = None
-    drain_seconds: float = DEFAULT_DRAIN_SECONDS
-    enable_model_repository_api: bool = False
-    enable_fastpath: bool = True
-
-
-def serve(model: Model, options: ServerOptions, limits: Limits, log: LogSettings) -> int:
+def serve(model: Model, settings: Settings) -> int:
     """Serve a loaded, ready model until drained; the process's exit code.
 
     Returns:
-        0 after a drain, 2 when the options cannot work with this model (logged).
+        0 after a drain, 2 when the settings cannot work with this model or a port is taken
+        (logged).
     """
-    server = PredictorServer(options, limits, log)
     try:
-        server.start([model])
-    except ServerSetupError as error:
+        check_ports_free(settings)
+        PredictorServer(settings).start([model])
+    except (ServerSetupError, PortInUse) as error:
         logger.error("%s", error)
         return 2
     return 0
@@ -106,12 +81,10 @@ def serve(model: Model, options: ServerOptions, limits: Limits, log: LogSettings
 class PredictorRESTServer(RESTServer):
     """KServe's REST server with our middleware, error handlers and draining uvicorn server."""
 
-    def __init__(self, *args, options: ServerOptions, limits: Limits, log: LogSettings, **kw):
+    def __init__(self, *args, settings: Settings, **kw):
         super().__init__(*args, **kw)
-        self.options = options
-        self.limits = limits
-        self.log = log
-        self.drain = Drain(options.drain_seconds)
+        self.settings = settings
+        self.drain = Drain(settings.drain_seconds)
         self._server = DrainingUvicornServer(self.config, self.drain)
 
     def create_application(self):
@@ -127,10 +100,10 @@ class PredictorRESTServer(RESTServer):
         routes, then the limits (so KServe gets a body within them, decompressed); V2 JSON
         from KServe's app is tidied on its way out. The fast lane goes in front of them all
         and consults each for the predictions it answers itself."""
-        options = self.options
-        limits = RequestLimitMiddleware(TidyV2JsonMiddleware(app), self.limits)
+        settings = self.settings
+        limits = RequestLimitMiddleware(TidyV2JsonMiddleware(app), settings)
         refusals = RefusedRoutesMiddleware(
-            limits, enable_model_repository_api=options.enable_model_repository_api
+            limits, enable_model_repository_api=settings.enable_model_repository_api
         )
         app = DrainMiddleware(refusals, self.drain)
         # Every answer is counted, /metrics scrapes too (endpoint "other").
@@ -138,22 +111,19 @@ class PredictorRESTServer(RESTServer):
         if metrics_dir is not None:
             app = multiprocess_metrics.MultiProcessMetrics(app, metrics_dir)
         metrics = HttpMetrics(app)
-        if not fastlane.wanted(
-            options.enable_fastpath, self.log.latency_logging, options.access_log_format
-        ):
+        if not fast_lane.wanted(settings):
             return metrics
-        return fastlane.FastLane(
+        return fast_lane.FastLane(
             metrics,
             self.dataplane.model_registry,
             drain=self.drain,
             refusals=refusals,
             limits=limits,
-            metrics=metrics,
         )
 
     def run(self, sockets=None):
         """Entry point of each ``--workers > 1`` child: our logging, then KServe's run."""
-        configure_logging(self.log)
+        configure_logging(self.settings)
         # Children never run __main__: freeze their start-up heap too (10k-instance p99).
         startup.end()
         super().run(sockets=sockets)
@@ -162,83 +132,73 @@ class PredictorRESTServer(RESTServer):
 class PredictorServer(ModelServer):
     """``kserve.ModelServer`` with graceful drain, request limits and 4xx for client errors."""
 
-    def __init__(self, options: ServerOptions, limits: Limits, log: LogSettings):
+    def __init__(self, settings: Settings):
         # After the drain window, requests in flight are bounded by the request timeout.
-        grace = (
-            math.ceil(limits.request_timeout) + 1
-            if limits.request_timeout
-            else UNBOUNDED_GRACE_SECONDS
-        )
+        timeout = settings.request_timeout
+        grace = math.ceil(timeout) + 1 if timeout else UNBOUNDED_GRACE_SECONDS
         super().__init__(
-            http_port=options.http_port,
-            grpc_port=options.grpc_port,
-            workers=options.workers,
-            max_threads=options.max_threads,
-            max_asyncio_workers=options.max_asyncio_workers,
-            enable_grpc=options.enable_grpc,
-            enable_docs_url=options.enable_docs_url,
-            enable_latency_logging=log.latency_logging,
-            access_log_format=options.access_log_format,
-            event_loop=options.event_loop,
-            timeout_keep_alive=options.timeout_keep_alive,
+            http_port=settings.http_port,
+            grpc_port=settings.grpc_port,
+            workers=settings.workers,
+            max_threads=settings.max_threads,
+            max_asyncio_workers=settings.max_asyncio_workers,
+            enable_grpc=settings.enable_grpc,
+            enable_docs_url=settings.enable_docs_url,
+            enable_latency_logging=settings.enable_latency_logging,
+            access_log_format=settings.access_log_format,
+            event_loop=settings.event_loop,
+            timeout_keep_alive=settings.timeout_keep_alive,
             grace_period=grace,
-            ssl_certfile=options.ssl_certfile,
-            ssl_keyfile=options.ssl_keyfile,
+            ssl_certfile=settings.ssl_certfile,
+            ssl_keyfile=settings.ssl_keyfile,
         )
         self.dataplane = ClientInputDataPlane(model_registry=self.registered_models)
-        self.options = options
-        self.limits = limits
-        self.log = log
+        self.settings = settings
 
     def start(self, models) -> None:
         """Register the ready models, serve REST (and gRPC) until drained, then return."""
         # KServe's own registration (raises NoModelReady when no model is ready).
         self._register_and_check_atleast_one_model_is_ready(models)
-        options = self.options
+        settings = self.settings
         # What KServe's single- and multi-process REST servers are both built from.
         server_args = (
             FASTAPI_APP_IMPORT_STRING,
             self.dataplane,
             self.model_repository_extension,
-            options.http_port,
+            settings.http_port,
         )
         server_options = {
-            "access_log_format": options.access_log_format,
-            "workers": options.workers,
+            "access_log_format": settings.access_log_format,
+            "workers": settings.workers,
             "grace_period": self.grace_period,
-            "event_loop": options.event_loop,
-            "timeout_keep_alive": options.timeout_keep_alive,
-            "ssl_certfile": options.ssl_certfile,
-            "ssl_keyfile": options.ssl_keyfile,
+            "event_loop": settings.event_loop,
+            "timeout_keep_alive": settings.timeout_keep_alive,
+            "ssl_certfile": settings.ssl_certfile,
+            "ssl_keyfile": settings.ssl_keyfile,
         }
-        rest = PredictorRESTServer(
-            *server_args, **server_options, options=options, limits=self.limits, log=self.log
-        )
-        if options.enable_grpc:
+        rest = PredictorRESTServer(*server_args, **server_options, settings=settings)
+        if settings.enable_grpc:
             self._grpc_server = PredictorGRPCServer(
-                options.grpc_port,
                 self.dataplane,
                 self.model_repository_extension,
-                kwargs=vars(kserve_model_server.args),
+                settings=settings,
                 grace_period=self.grace_period,
                 drain=rest.drain,
-                reflection=options.enable_grpc_reflection,
-                log_calls=self.log.access_log,
             )
-        if options.workers > 1:
-            require_picklable(self.dataplane, options.workers)
+        if settings.workers > 1:
+            require_picklable(self.dataplane, settings.workers)
             self._rest_multiprocess_server = PredictorRESTMultiProcess(
-                rest, *server_args, **server_options, log_config_file=options.log_config_file
+                rest, *server_args, **server_options, log_config_file=settings.log_config_file
             )
             self.servers.append(self._serve_multiprocess(rest.drain))
         else:
             self._rest_server = rest
             self.servers.append(self._serve_single(rest))
         if self._grpc_server is not None:
-            self.servers.append(self._grpc_server.start(options.max_threads))
-        if options.workers == 1 and options.enable_fastpath:
+            self.servers.append(self._grpc_server.start(settings.max_threads))
+        if settings.workers == 1 and settings.enable_fast_lane:
             # uvloop, as uvicorn picks for --workers > 1 children (asyncio.run would not).
-            eventloop.use_event_loop(options.event_loop)
+            eventloop.use_event_loop(settings.event_loop)
         self.setup_event_loop()
         asyncio.run(self._serve())
         logger.info("server stopped")

@@ -14,7 +14,8 @@ from typing import Any
 
 import orjson
 
-V2_PREFIX = "/v2/"
+from predictor.serving.routes import route_of
+
 JSON_TYPE = b"application/json"
 
 
@@ -25,7 +26,7 @@ class TidyV2JsonMiddleware:
         self.app = app
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(V2_PREFIX):
+        if scope["type"] != "http" or route_of(scope["path"]).protocol != "v2":
             await self.app(scope, receive, send)
             return
         held: dict | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import helm_python as helm
 import pytest
 
+from predictor.serving.routes import route_of
 from tests.chart.conftest import CHART_DIR, NAMESPACE, ROOT, S3_VALUES, VALUE_SETS, Rendered
 
 PVC_SETS = [name for name, values in VALUE_SETS.items() if "s3" not in values.get("storage", {})]
@@ -87,6 +88,15 @@ def test_probe_paths_and_model_name_follow_values(rendered_sets) -> None:
     assert container["startupProbe"]["httpGet"]["path"] == "/v2/health/live"
     job_args = rendered.job()["spec"]["template"]["spec"]["containers"][0]["args"]
     assert flag(job_args, "--model-name") == "tumour-classifier"
+
+
+@pytest.mark.parametrize("name", ["defaults", "custom-names"])
+def test_the_readiness_probe_is_a_readiness_route_of_the_server(name, rendered_sets) -> None:
+    """The drain answers 503 on the server's readiness routes: the chart must probe one."""
+    container = rendered_sets[name].predictor_container()
+    route = route_of(container["readinessProbe"]["httpGet"]["path"])
+    assert route.readiness and route.model == flag(container["args"], "--model_name")
+    assert not route_of(container["livenessProbe"]["httpGet"]["path"]).readiness
 
 
 def test_startup_probe_allows_time_for_model_load(rendered_sets) -> None:
@@ -335,11 +345,11 @@ def test_inconsistent_values_fail_the_render(values: dict, message: str) -> None
 def test_chart_flags_are_accepted_by_the_real_clis(
     name: str, rendered_sets: dict[str, Rendered]
 ) -> None:
-    from predictor.settings import parse as predictor_settings
+    from predictor.cli import parse as predictor_command_line
     from training.__main__ import build_parser as training_parser
 
     rendered = rendered_sets[name]
-    served = predictor_settings(rendered.predictor_container()["args"], {})
+    served = predictor_command_line(rendered.predictor_container()["args"]).settings
     assert (served.model_name, str(served.model_dir)) == (
         VALUE_SETS[name].get("model", {}).get("name", "breast-cancer"),
         "/mnt/models",

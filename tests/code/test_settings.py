@@ -2,117 +2,218 @@
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from kserve.model_server import parser as kserve_parser
 
-from predictor.settings import OPTIONS, Option, parse
+from predictor import cli
+from predictor.settings import Settings, environment_variable, is_kserve_flag
 from tests.support import ROOT
 
-# A value each option accepts (different from its default), and what it becomes.
+FIELDS = Settings.model_fields
+OURS = sorted(name for name, info in FIELDS.items() if not is_kserve_flag(info))
+KSERVE = sorted(name for name, info in FIELDS.items() if is_kserve_flag(info))
+# A value each setting accepts (different from its default), and what it becomes.
 GOOD = {
     "model_dir": ("/models/here", Path("/models/here")),
+    "model_name": ("tumour", "tumour"),
     "max_instances": ("7", 7),
+    "explain_top_k": ("3", 3),
+    "range_margin": ("0.25", 0.25),
     "max_body_bytes": ("1000", 1000),
     "max_json_depth": ("8", 8),
     "request_timeout": ("2.5", 2.5),
     "drain_seconds": ("1", 1.0),
+    "enable_fast_lane": ("false", False),
     "enable_model_repository_api": ("true", True),
-    "enable_fastpath": ("false", False),
     "enable_grpc_reflection": ("1", True),
-    "explain_top_k": ("3", 3),
-    "range_margin": ("0.25", 0.25),
     "log_level": ("warning", "WARNING"),
     "enable_access_log": ("yes", True),
-    "model_name": ("tumour", "tumour"),
+    "http_port": ("9000", 9000),
+    "grpc_port": ("9001", 9001),
+    "workers": ("2", 2),
+    "max_threads": ("8", 8),
+    "max_asyncio_workers": ("3", 3),
+    "enable_grpc": ("false", False),
+    "enable_docs_url": ("true", True),
+    "enable_latency_logging": ("true", True),
+    "access_log_format": ("%(h)s", "%(h)s"),
+    "log_config_file": ("/etc/log.yaml", "/etc/log.yaml"),
+    "event_loop": ("asyncio", "asyncio"),
+    "timeout_keep_alive": ("5", 5),
+    "grpc_max_send_message_length": ("1024", 1024),
+    "grpc_max_receive_message_length": ("2048", 2048),
+    "ssl_certfile": ("/tls/cert.pem", "/tls/cert.pem"),
+    "ssl_keyfile": ("/tls/key.pem", "/tls/key.pem"),
 }
-# A value each option refuses (model_dir and model_name take any text).
+# A value each setting refuses, and the words that say what is allowed (text settings take any).
 BAD = {
-    "max_instances": "abc",
-    "max_body_bytes": "16MiB",
-    "max_json_depth": "0",
-    "request_timeout": "-1",
-    "drain_seconds": "soon",
-    "enable_model_repository_api": "maybe",
-    "enable_fastpath": "perhaps",
-    "enable_grpc_reflection": "sometimes",
-    "explain_top_k": "0",
-    "range_margin": "nan",
-    "log_level": "loud",
-    "enable_access_log": "2",
+    "model_name": ("", "text"),
+    "max_instances": ("abc", "an integer >= 1"),
+    "explain_top_k": ("0", "an integer >= 1"),
+    "range_margin": ("nan", "a number >= 0"),
+    "max_body_bytes": ("16MiB", "an integer >= 1"),
+    "max_json_depth": ("0", "an integer >= 1"),
+    "request_timeout": ("-1", "a number >= 0"),
+    "drain_seconds": ("soon", "a number >= 0"),
+    "enable_fast_lane": ("perhaps", cli.BOOLEAN),
+    "enable_model_repository_api": ("maybe", cli.BOOLEAN),
+    "enable_grpc_reflection": ("sometimes", cli.BOOLEAN),
+    "log_level": ("loud", "DEBUG | INFO | WARNING | ERROR"),
+    "enable_access_log": ("2", cli.BOOLEAN),
+    "http_port": ("70000", "an integer between 1 and 65535"),
+    "grpc_port": ("x", "an integer between 1 and 65535"),
+    "workers": ("0", "an integer >= 1"),
+    "event_loop": ("tokio", "auto | asyncio | uvloop"),
 }
 
 
-def value_of(settings, dest: str):
-    """Where each option lands in the settings object."""
-    for group in ("model", "limits", "server", "log"):
-        part = getattr(settings, group)
-        for name in (dest, {"log_level": "level", "enable_access_log": "access_log"}.get(dest)):
-            if name and hasattr(part, name):
-                return getattr(part, name)
-    return getattr(settings, dest)
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch) -> None:
+    for name in FIELDS:
+        monkeypatch.delenv(environment_variable(name), raising=False)
+    monkeypatch.delenv("ENABLE_FASTPATH", raising=False)
 
 
-def test_every_option_is_covered_here() -> None:
-    assert set(GOOD) == {option.dest for option in OPTIONS}
-    assert set(BAD) == {o.dest for o in OPTIONS} - {"model_dir", "model_name"}
+def read(*argv: str) -> Settings:
+    return cli.parse(list(argv)).settings
 
 
-@pytest.mark.parametrize("option", OPTIONS, ids=lambda o: o.dest)
-def test_default_then_environment_then_flag(option: Option) -> None:
-    text, value = GOOD[option.dest]
-    default = option.default if option.dest != "model_dir" else Path(option.default)
-    assert value_of(parse([], {}), option.dest) == default
-    assert value_of(parse([], {option.env: text}), option.dest) == value
-    flag = [f"--{option.dest}"] if option.switch else [f"--{option.dest}", text]
-    environment = {option.env: BAD.get(option.dest, "ignored")}
-    assert value_of(parse(flag, environment), option.dest) == value
+def test_every_setting_is_covered_here() -> None:
+    assert set(GOOD) == set(FIELDS)
+    assert set(BAD) <= set(FIELDS)
 
 
-@pytest.mark.parametrize("dest", sorted(BAD))
+@pytest.mark.parametrize("name", OURS)
+def test_default_then_environment_then_flag(name: str, monkeypatch) -> None:
+    text, value = GOOD[name]
+    assert getattr(read(), name) == FIELDS[name].default
+    monkeypatch.setenv(environment_variable(name), text)
+    assert getattr(read(), name) == value
+    monkeypatch.setenv(environment_variable(name), BAD.get(name, ("ignored",))[0])
+    assert getattr(read(cli.flag_of(name), text), name) == value
+
+
+@pytest.mark.parametrize("name", KSERVE)
+def test_kserve_flags_are_flags_only(name: str, monkeypatch) -> None:
+    """As in KServe; and a service link such as GRPC_PORT=tcp://10.96.0.7:80 is no port."""
+    text, value = GOOD[name]
+    monkeypatch.setenv(environment_variable(name), "tcp://10.96.0.7:80")
+    assert getattr(read(), name) == FIELDS[name].default
+    assert getattr(read(cli.flag_of(name), text), name) == value
+
+
+@pytest.mark.parametrize("name", sorted(set(BAD) & set(OURS)))
 def test_a_bad_environment_value_is_one_line_naming_variable_value_and_allowed(
-    dest: str, capsys
+    name: str, monkeypatch, capsys
 ) -> None:
-    option = next(o for o in OPTIONS if o.dest == dest)
+    text, allowed = BAD[name]
+    monkeypatch.setenv(environment_variable(name), text)
     with pytest.raises(SystemExit) as exited:
-        parse([], {option.env: BAD[dest]})
+        read()
     assert exited.value.code == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1
-    assert f"environment variable {option.env}={BAD[dest]!r}: expected {option.allowed}" in error
+    assert (
+        f"environment variable {environment_variable(name)}={text!r}: expected {allowed}" in error
+    )
 
 
-@pytest.mark.parametrize(
-    "dest",
-    sorted(set(BAD) - {o.dest for o in OPTIONS if o.switch}),  # switches take no value
-)
-def test_a_bad_flag_value_is_one_line_naming_flag_value_and_allowed(dest: str, capsys) -> None:
-    option = next(o for o in OPTIONS if o.dest == dest)
+@pytest.mark.parametrize("name", sorted(BAD))
+def test_a_bad_flag_value_is_one_line_naming_flag_value_and_allowed(name: str, capsys) -> None:
+    text, allowed = BAD[name]
     with pytest.raises(SystemExit) as exited:
-        parse([f"--{dest}", BAD[dest]], {})
+        read(cli.flag_of(name), text)
     assert exited.value.code == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1
-    assert f"--{dest}={BAD[dest]!r}: expected {option.allowed}" in error
+    assert f"{cli.flag_of(name)}={text!r}: expected {allowed}" in error
 
 
-@pytest.mark.parametrize(
-    ("flags", "named"),
-    [
-        (["--http_port", "x"], "--http_port"),
-        (["--http_port", "70000"], "--http_port 70000"),
-        (["--workers", "0"], "--workers 0"),
-        (["--event-loop", "tokio"], "--event-loop"),
-    ],
-)
-def test_kserve_server_flags_are_refused_in_one_line_too(flags, named, capsys) -> None:
+def test_switches_also_work_without_a_value() -> None:
+    settings = read("--enable_access_log", "--enable_grpc_reflection")
+    assert settings.enable_access_log and settings.enable_grpc_reflection
+
+
+def test_the_old_name_of_the_fast_lane_still_works_and_says_it_is_deprecated(monkeypatch):
+    command = cli.parse(["--enable_fastpath", "false"])
+    assert command.settings.enable_fast_lane is False
+    assert command.warnings == ["--enable_fastpath is deprecated: use --enable_fast_lane"]
+    monkeypatch.setenv("ENABLE_FASTPATH", "false")
+    command = cli.parse([])
+    assert command.settings.enable_fast_lane is False
+    assert command.warnings == ["ENABLE_FASTPATH is deprecated: use ENABLE_FAST_LANE"]
+
+
+def test_a_misspelt_flag_is_one_line_that_suggests_the_right_one(capsys) -> None:
     with pytest.raises(SystemExit) as exited:
-        parse(flags, {})
+        read("--model-dir", "/models")
     assert exited.value.code == 2
     error = capsys.readouterr().err
-    assert error.count("\n") == 1 and named in error
+    assert error.count("\n") == 1 and "did you mean --model_dir?" in error
+
+
+def test_a_misspelt_variable_is_a_warning_that_names_the_prefixes(monkeypatch) -> None:
+    monkeypatch.setenv("MAX_INSTANCE", "1")
+    monkeypatch.setenv("MODEL_STORE_SERVICE_HOST", "10.96.0.9")  # a service link: not ours
+    command = cli.parse([])
+    assert command.settings.max_instances == FIELDS["max_instances"].default
+    [warning] = command.warnings
+    assert "MAX_INSTANCE sets nothing; did you mean MAX_INSTANCES?" in warning
+    assert "variables starting with DRAIN_, ENABLE_" in warning
+
+
+def test_the_effective_settings_line_names_what_changed_and_where(monkeypatch) -> None:
+    monkeypatch.setenv("LOG_LEVEL", "debug")
+    line = cli.parse(["--max_instances", "7"]).effective()
+    assert line == "settings: max_instances=7 (--max_instances), log_level=DEBUG (LOG_LEVEL)"
+    monkeypatch.delenv("LOG_LEVEL")
+    assert cli.parse([]).effective() == "settings: all defaults"
+
+
+def test_latency_logging_is_off_unless_asked() -> None:
+    """KServe's default is on; its line per request costs throughput."""
+    assert read().enable_latency_logging is False
+    assert read("--enable_latency_logging", "true").enable_latency_logging is True
+
+
+def test_kserve_parser_still_declares_its_flags_as_we_do() -> None:
+    """Canary: our declarations of KServe's flags match its parser (spelling and defaults)."""
+    theirs = {action.dest: action for action in kserve_parser._actions}
+    for name in KSERVE:
+        assert cli.flag_of(name) in theirs[name].option_strings, name
+        expected = FIELDS[name].default
+        if name != "enable_latency_logging":  # ours is off on purpose
+            assert theirs[name].default == expected, name
+
+
+def help_text() -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "predictor", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0
+    return done.stdout
+
+
+def test_help_is_short_and_names_every_setting_and_variable() -> None:
+    text = help_text()
+    words = " ".join(text.split())  # argparse wraps lines
+    assert "(default: None)" not in words
+    for name in OURS:
+        assert f"env {environment_variable(name)})" in words
+    for name in FIELDS:
+        assert cli.flag_of(name) in words
+    for transformer_only in ("--predictor_host", "--protocol", "--enable_fastpath"):
+        assert transformer_only not in words
+    assert len(text.splitlines()) < 150
 
 
 def test_a_bad_server_flag_in_the_real_process_is_one_line_before_kserve_prints_usage() -> None:
@@ -126,25 +227,26 @@ def test_a_bad_server_flag_in_the_real_process_is_one_line_before_kserve_prints_
     )
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
-        "python -m predictor: error: argument --http_port: invalid int value: 'x' (see --help)"
+        "python -m predictor: error: --http_port='x': expected an integer between 1 and 65535 "
+        "(see --help)"
     ]
 
 
-def test_help_shows_no_default_of_none_and_names_every_variable() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "predictor", "--help"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
+def test_the_readme_table_is_the_declaration(tmp_path) -> None:
+    """README's predictor settings table is rendered from the settings class."""
+    readme = (ROOT / "README.md").read_text()
+    start, end = "<!-- settings:start -->\n", "<!-- settings:end -->"
+    assert start in readme, "README.md lacks the settings table markers"
+    table = readme.split(start, 1)[1].split(end, 1)[0]
+    expected = cli.settings_table()
+    assert table == expected, (
+        "README.md's settings table is out of date; replace it with the output of "
+        "`uv run python -c 'from predictor.cli import settings_table; print(settings_table(), "
+        'end="")\'`'
     )
-    assert done.returncode == 0
-    text = " ".join(done.stdout.split())  # argparse wraps lines
-    assert "(default: None)" not in text
-    for option in OPTIONS:
-        assert f"env {option.env})" in text
 
 
-def test_latency_logging_is_off_unless_asked() -> None:
-    assert parse([], {}).log.latency_logging is False
-    assert parse(["--enable_latency_logging", "true"], {}).log.latency_logging is True
+def test_parse_without_argv_reads_sys_argv(monkeypatch) -> None:
+    monkeypatch.setattr(sys, "argv", ["predictor", "--max_instances", "3"])
+    assert cli.parse().settings.max_instances == 3
+    assert isinstance(cli.build_parser(), argparse.ArgumentParser)

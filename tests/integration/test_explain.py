@@ -97,5 +97,8 @@ def test_explain_is_501_for_a_non_linear_model(tmp_path: Path) -> None:
     assert response.status_code == 501
     assert "explanations need a linear model" in response.json()["error"]
     # A documented 501 is the client asking for what this model does not offer: one line.
-    assert "WARNING kserve: rejected request (501): explanations need a linear model" in log
+    assert (
+        "WARNING kserve: rejected request (501) POST /v1/models/breast-cancer:explain: "
+        "explanations need a linear model"
+    ) in log
     assert "Traceback" not in log

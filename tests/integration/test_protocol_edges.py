@@ -50,7 +50,10 @@ def test_every_rejected_request_is_one_warning_line_without_a_traceback(
     wait_for_log(server, marker)
     response = httpx.request(method, server.base_url + path, json=body)
     assert response.status_code == status
-    log = wait_for_log(server, f"rejected request ({status}): {response.json()['error']}")
+    # The line names the status, the request and the message the client got.
+    line = f"rejected request ({status}) {method} {path}: {response.json()['error']}"
+    log = wait_for_log(server, line)
+    assert line in log
     ours = log[log.index(marker) :].splitlines()[1:]
     rejected = [line for line in ours if f"rejected request ({status})" in line]
     assert len(rejected) == 1 and " WARNING " in rejected[0], ours

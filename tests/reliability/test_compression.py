@@ -10,8 +10,11 @@ import zlib
 import httpx
 import pytest
 
-from predictor.serving.limits import DEFAULT_MAX_BODY_BYTES
+from predictor.settings import Settings
 from tests.support import MODEL_NAME, RunningServer, load_example
+
+DEFAULT_MAX_BODY_BYTES = Settings.model_fields["max_body_bytes"].default
+DEFAULT_MAX_JSON_DEPTH = Settings.model_fields["max_json_depth"].default
 
 V1 = f"/v1/models/{MODEL_NAME}:predict"
 V2 = f"/v2/models/{MODEL_NAME}/infer"

@@ -13,18 +13,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from predictor.__main__ import main
-from predictor.serving.drain import DEFAULT_DRAIN_SECONDS
-from predictor.serving.limits import (
-    DEFAULT_MAX_BODY_BYTES,
-    DEFAULT_MAX_JSON_DEPTH,
-    DEFAULT_REQUEST_TIMEOUT_SECONDS,
-    Limits,
-    RequestLimitMiddleware,
-    json_depth,
-)
-from predictor.settings import parse
+from predictor.serving.limits import RequestLimitMiddleware, json_depth
+from predictor.settings import Settings
 from tests.reliability.conftest import INSTANCE_LIMIT, TIMEOUT_SECONDS
 from tests.support import MODEL_NAME, RunningServer, load_example
+
+DEFAULT_MAX_BODY_BYTES = Settings.model_fields["max_body_bytes"].default
+DEFAULT_MAX_JSON_DEPTH = Settings.model_fields["max_json_depth"].default
 
 V1 = f"/v1/models/{MODEL_NAME}:predict"
 V2 = f"/v2/models/{MODEL_NAME}/infer"
@@ -269,12 +264,12 @@ def app_taking(seconds: float, started_first: bool = False):
 
 
 async def test_answer_within_the_timeout_passes_through() -> None:
-    limited = RequestLimitMiddleware(app_taking(0.05), Limits(request_timeout=0.5))
+    limited = RequestLimitMiddleware(app_taking(0.05), Settings(request_timeout=0.5))
     assert await asgi_call(limited) == (200, {}, {"ok": True})
 
 
 async def test_answer_later_than_the_timeout_is_a_503_with_retry_after() -> None:
-    limited = RequestLimitMiddleware(app_taking(0.6), Limits(request_timeout=0.2))
+    limited = RequestLimitMiddleware(app_taking(0.6), Settings(request_timeout=0.2))
     started = time.monotonic()
     status, headers, body = await asgi_call(limited)
     assert time.monotonic() - started < 0.5
@@ -285,7 +280,7 @@ async def test_answer_later_than_the_timeout_is_a_503_with_retry_after() -> None
 
 async def test_a_started_response_is_never_replaced_by_an_error() -> None:
     limited = RequestLimitMiddleware(
-        app_taking(0.4, started_first=True), Limits(request_timeout=0.1)
+        app_taking(0.4, started_first=True), Settings(request_timeout=0.1)
     )
     sent = await asgi_messages(limited)
     assert sent == [{"type": "http.response.start", "status": 200, "headers": []}]
@@ -296,29 +291,10 @@ async def test_the_applications_own_timeout_error_is_not_mistaken_for_ours() -> 
         raise TimeoutError("upstream")
 
     with pytest.raises(TimeoutError, match="upstream"):
-        await asgi_call(RequestLimitMiddleware(app, Limits(request_timeout=5)))
+        await asgi_call(RequestLimitMiddleware(app, Settings(request_timeout=5)))
 
 
-# ---- flags: flag > env > default, read once at start-up -----------------------------------
-
-FLAGS = [
-    ("max_body_bytes", "MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, "1000", 1000),
-    ("max_json_depth", "MAX_JSON_DEPTH", DEFAULT_MAX_JSON_DEPTH, "8", 8),
-    ("request_timeout", "REQUEST_TIMEOUT", DEFAULT_REQUEST_TIMEOUT_SECONDS, "2.5", 2.5),
-]
-
-
-@pytest.mark.parametrize(("name", "env", "default", "text", "value"), FLAGS)
-def test_limit_flags_take_precedence_over_env_over_default(name, env, default, text, value):
-    assert getattr(parse([], {}).limits, name) == default
-    assert getattr(parse([], {env: text}).limits, name) == value
-    assert getattr(parse([f"--{name}", text], {env: "999"}).limits, name) == value
-
-
-def test_drain_seconds_flag_takes_precedence_over_env_over_default() -> None:
-    assert parse([], {}).server.drain_seconds == DEFAULT_DRAIN_SECONDS
-    assert parse([], {"DRAIN_SECONDS": "1"}).server.drain_seconds == 1.0
-    assert parse(["--drain_seconds", "2"], {"DRAIN_SECONDS": "1"}).server.drain_seconds == 2.0
+# ---- a bad limit stops start-up in one line (every setting: tests/code/test_settings.py) ----
 
 
 def test_a_malformed_environment_value_is_a_usage_error(monkeypatch, capsys) -> None:

@@ -1,4 +1,4 @@
-"""Canaries for ``predictor/serving/routes.py`` and the chart's readiness probe."""
+"""Canaries for ``predictor/serving/refusals.py`` and the chart's readiness probe."""
 
 from __future__ import annotations
 
@@ -23,10 +23,10 @@ def test_any_caller_can_unload_the_model_and_health_ready_stays_true(
     fresh_stock: RunningServer,
 ) -> None:
     """Workarounds: the repository routes answer 404 unless ``--enable_model_repository_api``
-    (routes.py), and readiness is probed on ``GET /v1/models/<name>`` (the chart's
+    (refusals.py), and readiness is probed on ``GET /v1/models/<name>`` (the chart's
     ``readinessProbe``, the README), never on ``/v2/health/ready``.
 
-    When the unload route needs opting in, the refusal in routes.py can go; when
+    When the unload route needs opting in, the refusal in refusals.py can go; when
     ``/v2/health/ready`` says false without a model, it becomes a valid readiness probe.
     """
     base = fresh_stock.base_url

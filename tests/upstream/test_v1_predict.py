@@ -2,7 +2,7 @@
 
 The fast lane answers ``POST /v1/models/<name>:predict`` without KServe's app, so it repeats
 what KServe's endpoint and error handlers do. When one of these fails, KServe changed that
-behaviour: change the lane to match (``tests/bench/test_fastpath_equivalence.py`` then shows
+behaviour: change the lane to match (``tests/bench/test_fast_lane_equivalence.py`` then shows
 whether the two paths agree again).
 """
 

@@ -20,20 +20,10 @@ from pydantic import ValidationError
 
 from predictor.serving.v2_json import drop_nulls
 
-PREFIX = "/v2/models/"
-SUFFIX = "/infer"
 # What KServe's ``InferenceRequest`` holds; other keys are left to KServe's app.
 REQUEST_KEYS = frozenset({"id", "parameters", "inputs", "outputs"})
 # Request or output parameter asking for the binary tensor extension on the way out.
 BINARY_PARAMETERS = ("binary_data_output", "binary_data")
-
-
-def model_name(path: str) -> str | None:
-    """``<name>`` of ``/v2/models/<name>/infer``, or None for any other path."""
-    if not (path.startswith(PREFIX) and path.endswith(SUFFIX)):
-        return None
-    name = path[len(PREFIX) : -len(SUFFIX)]
-    return name if name and "/" not in name else None
 
 
 def infer_request(payload: Any, name: str) -> InferRequest | None:

@@ -1,6 +1,6 @@
 """The fast lane against KServe's own app, in one process, where a server cannot be made to fail.
 
-``test_fastpath_equivalence.py`` compares two real servers; here the lane and KServe's app
+``test_fast_lane_equivalence.py`` compares two real servers; here the lane and KServe's app
 (built by the server's own ``create_application``) share one loaded model, so a model that
 fails or is not ready can be set up, and both must answer it alike.
 """
@@ -20,15 +20,14 @@ from kserve.protocol.model_repository_extension import ModelRepositoryExtension
 from prometheus_client import REGISTRY
 
 from predictor import batched_metrics
-from predictor.model import BreastCancerModel, ModelOptions
+from predictor.model import BreastCancerModel
 from predictor.serving.decoding import ClientInputDataPlane
 from predictor.serving.drain import Drain
-from predictor.serving.fastlane import FastLane
-from predictor.serving.http_metrics import HttpMetrics
-from predictor.serving.limits import Limits, RequestLimitMiddleware
-from predictor.serving.logs import LogSettings
-from predictor.serving.routes import RefusedRoutesMiddleware
-from predictor.serving.server import PredictorRESTServer, ServerOptions
+from predictor.serving.fast_lane import FastLane
+from predictor.serving.limits import RequestLimitMiddleware
+from predictor.serving.refusals import RefusedRoutesMiddleware
+from predictor.serving.server import PredictorRESTServer
+from predictor.settings import Settings
 from tests.support import MODEL_NAME, load_example
 
 PREDICT = f"/v1/models/{MODEL_NAME}:predict"
@@ -37,7 +36,7 @@ VALID_BYTES = orjson.dumps(load_example("valid_request.json"))
 
 @pytest.fixture(scope="module")
 def model(trained_dir) -> BreastCancerModel:
-    loaded = BreastCancerModel(MODEL_NAME, trained_dir, ModelOptions(max_instances=100))
+    loaded = BreastCancerModel(MODEL_NAME, trained_dir, Settings(max_instances=100))
     loaded.load()
     return loaded
 
@@ -53,9 +52,7 @@ def apps(model: BreastCancerModel) -> tuple:
         dataplane,
         ModelRepositoryExtension(model_registry=registry),
         0,
-        options=ServerOptions(),
-        limits=Limits(),
-        log=LogSettings(),
+        settings=Settings(),
     )
     rest.create_application()
     kserve_app = kserve_model_server.app
@@ -194,14 +191,13 @@ def lane_with_layers(model, app, **limits) -> tuple[FastLane, Drain]:
     registry = ModelRepository()
     registry.update(model)
     drain = Drain()
-    limited = RequestLimitMiddleware(app, Limits(**limits))
+    limited = RequestLimitMiddleware(app, Settings(**limits))
     lane = FastLane(
         app,
         registry,
         drain=drain,
         refusals=RefusedRoutesMiddleware(limited, enable_model_repository_api=False),
         limits=limited,
-        metrics=HttpMetrics(app),
     )
     return lane, drain
 
@@ -231,8 +227,8 @@ async def test_what_a_layer_acts_on_is_left_to_the_layers(
         await post(lane, path, **request_options)
 
 
-async def test_a_body_nested_too_deep_is_refused_by_the_limits_as_without_the_lane(model):
-    limits = RequestLimitMiddleware(kserve_stand_in, Limits(max_json_depth=4))
+async def test_a_body_nested_too_deep_gets_the_limits_400_from_the_lane(model):
+    limits = RequestLimitMiddleware(kserve_stand_in, Settings(max_json_depth=4))
     registry = ModelRepository()
     registry.update(model)
     lane = FastLane(limits, registry, limits=limits)
@@ -287,10 +283,10 @@ def requests_counted(status_class: str) -> float:
     return REGISTRY.get_sample_value("breast_cancer_http_requests_total", labels) or 0.0
 
 
-async def test_a_chunked_body_past_the_limit_reaches_the_limits_which_refuse_it(model) -> None:
-    """No Content-Length: the lane reads until the body outgrows the limit, then hands what it
-    read and the rest to the limits layer, which answers the 413 it answers without the lane."""
-    limits = RequestLimitMiddleware(kserve_stand_in, Limits(max_body_bytes=100))
+async def test_a_chunked_body_past_the_limit_gets_the_limits_413_from_the_lane(model) -> None:
+    """No Content-Length: the lane reads with the limits' own reader, which stops once the
+    body outgrows the limit, and answers the 413 the limits answer without the lane."""
+    limits = RequestLimitMiddleware(kserve_stand_in, Settings(max_body_bytes=100))
     registry = ModelRepository()
     registry.update(model)
     lane = FastLane(limits, registry, limits=limits)

@@ -1,7 +1,7 @@
 """The fast lane changes speed, not answers: both servers, same requests, same bytes, same logs.
 
-``python -m predictor --enable_fastpath false`` (every request through KServe's app) and
-``python -m predictor`` (V1 predictions through ``predictor/serving/fastlane.py``) run side by
+``python -m predictor --enable_fast_lane false`` (every request through KServe's app) and
+``python -m predictor`` (V1 predictions through ``predictor/serving/fast_lane.py``) run side by
 side; every request below must get the same status, body and headers (bar the date) from
 both, and leave the same log lines, errors included: on the paths the lane answers, on those
 it hands to KServe after reading the body, and on those it must leave alone.
@@ -38,10 +38,10 @@ CLOUDEVENT_HEADERS = {"ce-specversion": "1.0", "ce-source": "test", "ce-type": "
 @pytest.fixture(scope="module")
 def servers(trained_dir: Path, tmp_path_factory) -> Iterator[tuple[RunningServer, RunningServer]]:
     """The predictor with its fast lane switched off, and as shipped (on)."""
-    logs = tmp_path_factory.mktemp("fastpath")
+    logs = tmp_path_factory.mktemp("fast-lane")
     extra = ("--max_instances", "100")
     with (
-        running_predictor(trained_dir, logs, *extra, "--enable_fastpath", "false") as plain,
+        running_predictor(trained_dir, logs, *extra, "--enable_fast_lane", "false") as plain,
         running_predictor(trained_dir, logs, *extra) as tuned,
     ):
         yield plain, tuned
@@ -322,7 +322,7 @@ def new_log_lines(server: RunningServer, before: int) -> list[str]:
 
 
 @pytest.mark.parametrize("name", list(REQUESTS))
-def test_same_answer_with_and_without_fastpath(servers, name: str) -> None:
+def test_same_answer_with_and_without_the_fast_lane(servers, name: str) -> None:
     method, path, options = REQUESTS[name]
     answers, raw, logs = [], [], []
     for server in servers:
