@@ -279,7 +279,7 @@ check_payloads() {
   port_forward "svc/$PREDICTOR" "$port:80"
   expected_count="$(jq 'length' examples/index.json)"
   version="$(cat "$LOG_DIR/.model-version")"
-  while IFS=$'\t' read -r file protocol verb expected labels; do
+  while IFS=$'\t' read -r file protocol verb expected labels sets; do
     checked=$((checked + 1))
     local path="/v1/models/$MODEL_NAME:$verb" body="$LOG_DIR/response-$file" status
     [[ "$protocol" == v2 ]] && path="/v2/models/$MODEL_NAME/infer"
@@ -289,10 +289,11 @@ check_payloads() {
       echo "$file: POST $path -> $status, expected $expected: $(head -c 300 "$body")" >&2
       failures=$((failures + 1))
     elif [[ "$status" == 200 && "$protocol" == v1 ]] &&
-      ! jq -e --argjson want "$labels" --arg version "$version" \
-        '([.predictions[].label] == $want or $want == []) and .model_version == $version' \
+      ! jq -e --argjson want "$labels" --argjson sets "$sets" --arg version "$version" \
+        '([.predictions[].label] == $want or $want == []) and .model_version == $version
+        and ($sets == null or [.predictions[].prediction_set] == $sets)' \
         "$body" >/dev/null; then
-      echo "$file: labels or model version differ: $(head -c 300 "$body")" >&2
+      echo "$file: labels, prediction sets or model version differ: $(head -c 300 "$body")" >&2
       failures=$((failures + 1))
     elif [[ "$status" == 200 && "$protocol" == v2 ]] &&
       ! jq -e --argjson want "$labels" '.outputs[] | select(.name == "label") | .data == $want' \
@@ -303,7 +304,7 @@ check_payloads() {
       echo "$file: POST $path -> $status" >&2
     fi
   done < <(jq -r '.[] | [.file, .protocol, (.verb // "predict"), (.status | tostring),
-    (.labels // [] | tojson)] | @tsv' examples/index.json)
+    (.labels // [] | tojson), (.prediction_sets // null | tojson)] | @tsv' examples/index.json)
   stop_background
   [[ $failures -eq 0 && $checked -eq $expected_count ]]
   detail "$checked/$expected_count examples/ payloads got their documented status through" \

@@ -42,6 +42,10 @@ def test_every_example_gets_its_documented_status(server: RunningServer, example
             labels = next(o["data"] for o in body["outputs"] if o["name"] == LABEL_OUTPUT)
         else:
             labels = [p["label"] for p in body["predictions"]]
+            if "prediction_sets" in example:
+                assert [p[PREDICTION_SET] for p in body["predictions"]] == example[
+                    "prediction_sets"
+                ]
         assert labels == example["labels"]
     else:
         assert example["error_contains"] in body["error"]
