@@ -48,6 +48,8 @@ def _object_array(items: tuple) -> np.ndarray:
     return array
 
 
+# Up to this many instances Python comparisons beat numpy's per-call overhead (as for labels).
+SMALL_BATCH = 16
 _SETS = _object_array(SETS)
 _SET_NAMES = _object_array(SET_NAMES)
 
@@ -102,13 +104,19 @@ class PredictionSets:
 
     def sets(self, probabilities: np.ndarray | list[float]) -> list[list[str]]:
         """Each instance's set, as V1 answers it."""
-        if type(probabilities) is list and len(probabilities) == 1:
-            return [SETS[self.code_of(probabilities[0])]]
+        if len(probabilities) <= SMALL_BATCH:
+            return [SETS[self.code_of(p)] for p in _floats(probabilities)]
         return _SETS[self.codes(probabilities)].tolist()
 
     def set_names(self, probabilities: np.ndarray | list[float]) -> list[str]:
         """Each instance's set as one comma-joined string, as V2 and gRPC answer it."""
+        if len(probabilities) <= SMALL_BATCH:
+            return [SET_NAMES[self.code_of(p)] for p in _floats(probabilities)]
         return _SET_NAMES[self.codes(probabilities)].tolist()
+
+
+def _floats(probabilities: np.ndarray | list[float]) -> list[float]:
+    return probabilities if type(probabilities) is list else probabilities.tolist()
 
 
 def _probability(recorded: dict, name: str) -> float:
