@@ -279,7 +279,7 @@ check_payloads() {
   port_forward "svc/$PREDICTOR" "$port:80"
   expected_count="$(jq 'length' examples/index.json)"
   version="$(cat "$LOG_DIR/.model-version")"
-  while IFS=$'\t' read -r file protocol verb expected labels; do
+  while IFS=$'\t' read -r file protocol verb expected labels sets; do
     checked=$((checked + 1))
     local path="/v1/models/$MODEL_NAME:$verb" body="$LOG_DIR/response-$file" status
     [[ "$protocol" == v2 ]] && path="/v2/models/$MODEL_NAME/infer"
@@ -289,10 +289,11 @@ check_payloads() {
       echo "$file: POST $path -> $status, expected $expected: $(head -c 300 "$body")" >&2
       failures=$((failures + 1))
     elif [[ "$status" == 200 && "$protocol" == v1 ]] &&
-      ! jq -e --argjson want "$labels" --arg version "$version" \
-        '([.predictions[].label] == $want or $want == []) and .model_version == $version' \
+      ! jq -e --argjson want "$labels" --argjson sets "$sets" --arg version "$version" \
+        '([.predictions[].label] == $want or $want == []) and .model_version == $version
+        and ($sets == null or [.predictions[].prediction_set] == $sets)' \
         "$body" >/dev/null; then
-      echo "$file: labels or model version differ: $(head -c 300 "$body")" >&2
+      echo "$file: labels, prediction sets or model version differ: $(head -c 300 "$body")" >&2
       failures=$((failures + 1))
     elif [[ "$status" == 200 && "$protocol" == v2 ]] &&
       ! jq -e --argjson want "$labels" '.outputs[] | select(.name == "label") | .data == $want' \
@@ -303,7 +304,7 @@ check_payloads() {
       echo "$file: POST $path -> $status" >&2
     fi
   done < <(jq -r '.[] | [.file, .protocol, (.verb // "predict"), (.status | tostring),
-    (.labels // [] | tojson)] | @tsv' examples/index.json)
+    (.labels // [] | tojson), (.prediction_sets // null | tojson)] | @tsv' examples/index.json)
   stop_background
   [[ $failures -eq 0 && $checked -eq $expected_count ]]
   detail "$checked/$expected_count examples/ payloads got their documented status through" \
@@ -542,6 +543,102 @@ check_rollback_under_load() {
     "rollback to revision $revision_a: $version_a (p=$prob_a) -> upgrade with skipIfPresent:" \
     "$seen, not retrained, Deployment generation $generation unchanged; under load:" \
     "$(jq -r '"\(.requests) requests in \(.seconds) s, \(.failed) failed"' <<<"$summary")"
+}
+
+# claim_state: "LATEST=<version> versions=<names>" of the release's model claim, read by a
+# pod that mounts it read-only (the predictor pods mount one version directory each).
+claim_state() {
+  local code
+  code='import os
+root = "/mnt/pvc/breast-cancer"
+latest = open(os.path.join(root, "LATEST")).read().strip()
+names = sorted(n for n in os.listdir(root) if not n.startswith(".") and n != "LATEST")
+print("LATEST=" + latest, "versions=" + ",".join(names))'
+  kubectl -n "$NAMESPACE" delete pod e2e-claim --ignore-not-found --wait >/dev/null
+  pod_spec e2e-claim "$(jq -nc --arg code "$code" '["python", "-c", $code]')" |
+    jq --arg claim "$ISVC-models" '
+      .spec.volumes += [{name: "models", persistentVolumeClaim: {claimName: $claim, readOnly: true}}]
+      | .spec.containers[0].volumeMounts += [{name: "models", mountPath: "/mnt/pvc", readOnly: true}]' |
+    kubectl -n "$NAMESPACE" apply -f - >/dev/null
+  kubectl -n "$NAMESPACE" wait pod/e2e-claim --timeout=180s \
+    --for=jsonpath='{.status.phase}'=Succeeded >/dev/null || {
+    kubectl -n "$NAMESPACE" logs e2e-claim >&2 || true
+    return 1
+  }
+  kubectl -n "$NAMESPACE" logs e2e-claim | tail -n 1
+  kubectl -n "$NAMESPACE" delete pod e2e-claim --wait=false >/dev/null
+}
+
+# An upgrade whose model the promotion gate refuses (a ROC-AUC floor of 1, which no model of
+# the bundled data reaches) fails: the training Job exits 4 in its one pod (podFailurePolicy:
+# no retry) and writes nothing, so LATEST and the claim's versions stay as they were; the
+# InferenceService and its Deployment are not touched and the running model answers as
+# before, under load, 0 failed. A rollback to the last good revision leaves the release
+# deployed again, with the values it had, for the checks after this one.
+check_promotion_gate() {
+  local revision version generation claim_before claim_after seen prob_before prob status
+  local uid exit_code refusal summary
+  revision="$(release_revision)"
+  version="$(served_version)"
+  generation="$(kubectl -n "$NAMESPACE" get deployment "$PREDICTOR" -o jsonpath='{.metadata.generation}')"
+  claim_before="$(claim_state)"
+  read -r seen prob_before <<<"$(answer)"
+  [[ "$seen" == "$version" ]]
+  start_load e2e-load-gate valid_request.json 2
+  sleep 3
+  status=0
+  # skipIfPresent=false: the values reused from the rollback check would skip training.
+  helm upgrade "$RELEASE" "$CHART" --namespace "$NAMESPACE" --reuse-values \
+    --set training.skipIfPresent=false --set training.promotionGate.minRocAuc=1 \
+    --wait --timeout "$HELM_TIMEOUT" >&2 || status=$?
+  [[ $status -ne 0 ]] || {
+    echo "helm upgrade succeeded although the promotion gate had to refuse the model" >&2
+    return 1
+  }
+  kubectl -n "$NAMESPACE" logs "job/$ISVC-train" >"$LOG_DIR/train-refused.log"
+  refusal="$(grep -m 1 'promotion refused: roc_auc .* is below the floor 1.0000' \
+    "$LOG_DIR/train-refused.log" || true)"
+  [[ -n "$refusal" && "$refusal" == *"LATEST still names"* ]] || {
+    echo "the training log does not say why the model was refused:" >&2
+    tail -n 5 "$LOG_DIR/train-refused.log" >&2
+    return 1
+  }
+  kubectl -n "$NAMESPACE" get job "$ISVC-train" -o json | jq -e '.status.failed == 1
+    and any(.status.conditions[]?; .type == "Failed" and .reason == "PodFailurePolicy")' \
+    >/dev/null || {
+    echo "the training Job did not fail at once through its podFailurePolicy" >&2
+    return 1
+  }
+  uid="$(kubectl -n "$NAMESPACE" get job "$ISVC-train" -o jsonpath='{.metadata.uid}')"
+  exit_code="$(kubectl -n "$NAMESPACE" get pods -l "batch.kubernetes.io/controller-uid=$uid" \
+    -o jsonpath='{.items[*].status.containerStatuses[0].state.terminated.exitCode}')"
+  [[ "$exit_code" == 4 ]] || {
+    echo "training pod exit code(s): '$exit_code', expected one 4" >&2
+    return 1
+  }
+  [[ "$(served_version)" == "$version" ]]
+  [[ "$(kubectl -n "$NAMESPACE" get deployment "$PREDICTOR" -o jsonpath='{.metadata.generation}')" == "$generation" ]]
+  claim_after="$(claim_state)"
+  [[ "$claim_after" == "$claim_before" ]] || {
+    echo "the claim changed: '$claim_before' -> '$claim_after'" >&2
+    return 1
+  }
+  read -r seen prob <<<"$(answer)"
+  [[ "$seen" == "$version" && "$prob" == "$prob_before" ]] || {
+    echo "after the refused upgrade: $seen $prob, expected $version $prob_before" >&2
+    return 1
+  }
+  sleep 3
+  summary="$(stop_load e2e-load-gate)"
+  echo "$summary" >&2
+  jq -e '.failed == 0 and .requests > 0' <<<"$summary" >/dev/null
+  helm rollback "$RELEASE" "$revision" --namespace "$NAMESPACE" --wait \
+    --timeout "$HELM_TIMEOUT" >&2
+  [[ "$(served_version)" == "$version" ]]
+  detail "upgrade refused by the promotion gate (Job exit 4 in one pod; $claim_after unchanged);" \
+    "$version (p=$prob) kept serving, Deployment generation $generation unchanged; under load:" \
+    "$(jq -r '"\(.requests) requests in \(.seconds) s, \(.failed) failed"' <<<"$summary");" \
+    "rolled back to revision $revision"
 }
 
 # The chart's NetworkPolicies, enforced by the cluster's network plugin: a pod of the
@@ -784,6 +881,7 @@ main() {
   check upgrade-under-load check_upgrade_under_load || true
   check pod-deletion-under-load check_pod_deletion_under_load || true
   check rollback-under-load check_rollback_under_load || true
+  check promotion-gate check_promotion_gate || true
   check network-policy check_network_policy || true
   check metrics-two-workers check_metrics_two_workers || true
   check s3 check_s3 || true

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from predictor.artifact import (
     LEGACY_FORMAT_VERSION,
+    METADATA_FILENAME,
     MODEL_FILENAME,
     RETRAIN,
     ArtifactError,
@@ -20,6 +21,7 @@ from predictor.artifact import (
 )
 from predictor.linear_model import LINEAR_MODEL_FILENAME, load_linear_model
 from predictor.manifest import MANIFEST_FILENAME
+from predictor.prediction_sets import PredictionSets
 from predictor.scoring import LinearScorer
 
 if TYPE_CHECKING:
@@ -38,6 +40,8 @@ class Artifact:
     scorer_file: str
     # sha256 of SHA256SUMS, to compare with what training printed; None for format_version 1.
     manifest_sha256: str | None
+    # The calibrated prediction-set cut points; None for an artifact trained without them.
+    prediction_sets: PredictionSets | None = None
 
     @property
     def feature_names(self) -> list[str]:
@@ -103,7 +107,14 @@ def load_artifact(model_dir: str | Path) -> Artifact:
             )
         scorer = _scorer_from_pickle(files.contents[MODEL_FILENAME], metadata)
         scorer_file = MODEL_FILENAME
-    return Artifact(files.directory, metadata, scorer, scorer_file, files.manifest_sha256)
+    try:
+        prediction_sets = PredictionSets.from_metadata(metadata)
+    except ValueError as error:
+        path = files.directory / METADATA_FILENAME
+        raise ArtifactError(f"cannot use {path}: {error}; {RETRAIN}") from error
+    return Artifact(
+        files.directory, metadata, scorer, scorer_file, files.manifest_sha256, prediction_sets
+    )
 
 
 def _scorer_from_pickle(content: bytes, metadata: dict[str, Any]) -> LinearScorer | PipelineScorer:

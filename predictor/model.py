@@ -15,6 +15,7 @@ from predictor.explain import explain_linear, unavailable
 from predictor.loader import Artifact, load_artifact
 from predictor.metrics import model_metrics, record_loaded_model
 from predictor.pipeline import SynchronousModel
+from predictor.prediction_sets import PREDICTION_SET, PredictionSets
 from predictor.ranges import RangeChecker
 from predictor.responses import (
     LABEL_OUTPUT,
@@ -93,16 +94,19 @@ class BreastCancerModel(SynchronousModel):
             names, artifact.feature_min, artifact.feature_max, self.settings.range_margin
         )
         self.artifact = artifact
-        self._one_prediction = OnePrediction(artifact.threshold, self.name, artifact.version)
+        self._one_prediction = OnePrediction(
+            artifact.threshold, self.name, artifact.version, artifact.prediction_sets
+        )
         logger.info(
             "loaded model %s version %s from %s (%s scorer from %s, threshold %.4f, "
-            "SHA256SUMS sha256 %s)",
+            "prediction sets %s, SHA256SUMS sha256 %s)",
             self.name,
             artifact.version,
             artifact.directory,
             self.scorer.kind,
             artifact.scorer_file,
             artifact.threshold,
+            _describe_sets(artifact.prediction_sets),
             artifact.manifest_sha256 or "none: format_version 1",
         )
         if BUNDLED_MODEL_DIR in (artifact.directory, artifact.directory.parent):
@@ -151,8 +155,11 @@ class BreastCancerModel(SynchronousModel):
     ) -> dict | InferResponse:
         probabilities, warnings = self._score(payload)
         artifact = self.artifact
+        sets = artifact.prediction_sets
         if payload.v2_request is None:
-            return v1_body(probabilities, artifact.threshold, self.name, artifact.version, warnings)
+            return v1_body(
+                probabilities, artifact.threshold, self.name, artifact.version, warnings, sets
+            )
         return v2_response(
             payload.v2_request,
             probabilities,
@@ -160,6 +167,7 @@ class BreastCancerModel(SynchronousModel):
             self.name,
             artifact.version,
             warnings,
+            sets,
         )
 
     def predict_json(self, payload: ValidatedBatch) -> bytes | None:
@@ -172,9 +180,10 @@ class BreastCancerModel(SynchronousModel):
             return self._one_prediction.json(self.scorer.probability_of_one(features))
         probabilities, warnings = self._score(payload)
         artifact = self.artifact
+        threshold, sets = artifact.threshold, artifact.prediction_sets
         if warnings is None:
-            return v1_json(probabilities, artifact.threshold, self.name, artifact.version)
-        body = v1_body(probabilities, artifact.threshold, self.name, artifact.version, warnings)
+            return v1_json(probabilities, threshold, self.name, artifact.version, sets)
+        body = v1_body(probabilities, threshold, self.name, artifact.version, warnings, sets)
         return orjson.dumps(body, option=ORJSON_OPTIONS)
 
     def _score(self, payload: ValidatedBatch) -> tuple[Probabilities, list[list[dict]] | None]:
@@ -211,7 +220,20 @@ class BreastCancerModel(SynchronousModel):
         return [{"name": V2_INPUT_NAME, "datatype": "FP64", "shape": [-1, width]}]
 
     def get_output_types(self) -> list[dict]:
-        return [
+        outputs = [
             {"name": PROBABILITY_OUTPUT, "datatype": "FP64", "shape": [-1]},
             {"name": LABEL_OUTPUT, "datatype": "BYTES", "shape": [-1]},
         ]
+        if self.artifact is not None and self.artifact.prediction_sets is not None:
+            # One element per instance: the set's labels joined by commas.
+            outputs.append({"name": PREDICTION_SET, "datatype": "BYTES", "shape": [-1]})
+        return outputs
+
+
+def _describe_sets(sets: PredictionSets | None) -> str:
+    if sets is None:
+        return "none (trained before prediction sets)"
+    return (
+        f"at coverage {sets.coverage} (malignant from {sets.malignant_if_at_least:.4f}, "
+        f"benign up to {sets.benign_if_at_most:.4f})"
+    )

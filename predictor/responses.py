@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import uuid
 
 import numpy as np
@@ -11,6 +12,7 @@ from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse, RequestedOutput
 
 from predictor.artifact import NEGATIVE_LABEL, POSITIVE_LABEL
+from predictor.prediction_sets import PREDICTION_SET, SETS, PredictionSets
 from predictor.validation import json_type
 
 PROBABILITY_OUTPUT = "probability_malignant"
@@ -32,6 +34,13 @@ _PREDICTION_HEADS = np.array(
 _NEGATIVE_HEAD, _POSITIVE_HEAD = _PREDICTION_HEADS.tolist()
 _PREDICTION_TAIL = b',"warnings":[]}'
 _OPENING = b'{"predictions":['
+# By prediction-set code (predictor.prediction_sets): the label's head, and the set and
+# warnings that follow the probability.
+_SET_HEADS = np.array([_PREDICTION_HEADS[code & 1] for code in range(len(SETS))], dtype=object)
+_SET_TAILS = np.array(
+    [b"," + orjson.dumps({PREDICTION_SET: labels, "warnings": []})[1:] for labels in SETS],
+    dtype=object,
+)
 
 
 # Indexed by (probability >= threshold): an object array hands back the same str objects.
@@ -62,13 +71,28 @@ def v1_body(
     model_name: str,
     model_version: str,
     warnings: list[list[dict]] | None = None,
+    prediction_sets: PredictionSets | None = None,
 ) -> dict:
     labels = decide_labels(probabilities, threshold)
     no_warnings: list = []
-    predictions = [
-        {"label": label, PROBABILITY_OUTPUT: probability, "warnings": no_warnings}
-        for label, probability in zip(labels, as_list(probabilities), strict=True)
-    ]
+    values = as_list(probabilities)
+    if prediction_sets is None:
+        predictions = [
+            {"label": label, PROBABILITY_OUTPUT: probability, "warnings": no_warnings}
+            for label, probability in zip(labels, values, strict=True)
+        ]
+    else:
+        predictions = [
+            {
+                "label": label,
+                PROBABILITY_OUTPUT: probability,
+                PREDICTION_SET: labels_in_set,
+                "warnings": no_warnings,
+            }
+            for label, probability, labels_in_set in zip(
+                labels, values, prediction_sets.sets(probabilities), strict=True
+            )
+        ]
     if warnings is not None:
         for prediction, instance_warnings in zip(predictions, warnings, strict=True):
             prediction["warnings"] = instance_warnings
@@ -76,17 +100,30 @@ def v1_body(
 
 
 def v1_json(
-    probabilities: Probabilities, threshold: float, model_name: str, model_version: str
+    probabilities: Probabilities,
+    threshold: float,
+    model_name: str,
+    model_version: str,
+    prediction_sets: PredictionSets | None = None,
 ) -> bytes:
     """``orjson.dumps(v1_body(...), option=ORJSON_OPTIONS)`` without warnings, built faster.
 
     The same bytes (the probabilities go through the same orjson float formatting), but no
     dict per prediction: each is the label's fixed head, the formatted probability and a
-    fixed tail, joined at C level inside the envelope's bytes (made once per model version).
+    fixed tail (the prediction set's, when the artifact has them), joined at C level inside
+    the envelope's bytes (made once per model version).
     """
     values = as_list(probabilities)
     rest = _envelope_rest(threshold, model_name, model_version)
     numbers = orjson.dumps(values)[1:-1].split(b",")
+    if prediction_sets is not None:
+        if len(values) <= SMALL_BATCH:
+            codes = [prediction_sets.code_of(value) for value in values]
+        else:
+            codes = prediction_sets.codes(probabilities)
+        heads, tails = _SET_HEADS[codes].tolist(), _SET_TAILS[codes].tolist()
+        predictions = b",".join(map(b"".join, zip(heads, numbers, tails, strict=True)))
+        return _OPENING + predictions + rest
     if len(values) <= SMALL_BATCH:
         heads = [_POSITIVE_HEAD if value >= threshold else _NEGATIVE_HEAD for value in values]
     else:
@@ -99,20 +136,38 @@ def v1_json(
 class OnePrediction:
     """``v1_json`` of one instance for one model version: its fixed parts joined once.
 
-    The same bytes as ``v1_json([probability], threshold, model_name, model_version)``.
+    The same bytes as ``v1_json([probability], threshold, model_name, model_version, sets)``:
+    a head and a tail per prediction-set code (without sets, the label alone picks them).
     """
 
-    __slots__ = ("_negative", "_positive", "_tail", "threshold")
+    __slots__ = ("_benign_if_at_most", "_heads", "_malignant_if_at_least", "_tails", "threshold")
 
-    def __init__(self, threshold: float, model_name: str, model_version: str):
+    def __init__(
+        self,
+        threshold: float,
+        model_name: str,
+        model_version: str,
+        prediction_sets: PredictionSets | None = None,
+    ):
         self.threshold = threshold
-        self._negative = _OPENING + _NEGATIVE_HEAD
-        self._positive = _OPENING + _POSITIVE_HEAD
-        self._tail = _PREDICTION_TAIL + _envelope_rest(threshold, model_name, model_version)
+        rest = _envelope_rest(threshold, model_name, model_version)
+        self._heads = [_OPENING + head for head in _SET_HEADS.tolist()]
+        if prediction_sets is None:
+            # Codes 2 and 3 never come up: no probability is above inf or below -inf.
+            self._malignant_if_at_least, self._benign_if_at_most = math.inf, -math.inf
+            self._tails = [_PREDICTION_TAIL + rest] * len(SETS)
+        else:
+            self._malignant_if_at_least = prediction_sets.malignant_if_at_least
+            self._benign_if_at_most = prediction_sets.benign_if_at_most
+            self._tails = [tail + rest for tail in _SET_TAILS.tolist()]
 
     def json(self, probability: float) -> bytes:
-        head = self._positive if probability >= self.threshold else self._negative
-        return b"".join((head, orjson.dumps(probability), self._tail))
+        # PredictionSets.code_of, inlined: this runs once per single-instance request.
+        if probability >= self.threshold:
+            code = 3 if probability <= self._benign_if_at_most else 1
+        else:
+            code = 2 if probability >= self._malignant_if_at_least else 0
+        return b"".join((self._heads[code], orjson.dumps(probability), self._tails[code]))
 
 
 @functools.lru_cache(maxsize=8)
@@ -140,6 +195,7 @@ def v2_response(
     model_name: str,
     model_version: str,
     warnings: list[list[dict]] | None = None,
+    prediction_sets: PredictionSets | None = None,
 ) -> InferResponse:
     """The requested outputs, in the encoding the request asked for.
 
@@ -147,6 +203,8 @@ def v2_response(
     decodes), typed contents otherwise. REST: JSON ``data``, or the binary tensor extension
     for outputs asked for with ``"binary_data": true`` (or all, with the request parameter
     ``"binary_data_output": true``, which an output's own ``binary_data`` overrides).
+    ``prediction_set`` (BYTES, one comma-joined set per instance) is offered when the
+    artifact has prediction sets.
     """
     count = [len(probabilities)]
     outputs = {
@@ -155,7 +213,11 @@ def v2_response(
             LABEL_OUTPUT, count, "BYTES", decide_labels(probabilities, threshold)
         ),
     }
-    wanted = requested_outputs(request)
+    if prediction_sets is not None:
+        outputs[PREDICTION_SET] = InferOutput(
+            PREDICTION_SET, count, "BYTES", prediction_sets.set_names(probabilities)
+        )
+    wanted = requested_outputs(request, tuple(outputs))
     return InferResponse(
         response_id=request.id or str(uuid.uuid4()),
         model_name=model_name,
@@ -176,14 +238,14 @@ def _warning_parameters(warnings: list[list[dict]] | None) -> dict | None:
     return {"out_of_range": orjson.dumps(flagged).decode()}
 
 
-def requested_outputs(request: InferRequest) -> list[str]:
-    """The outputs a V2 request asked for (all of them when it names none)."""
+def requested_outputs(request: InferRequest, offered: tuple[str, ...] = V2_OUTPUTS) -> list[str]:
+    """The outputs a V2 request asked for (all ``offered`` when it names none)."""
     if not request.request_outputs:
-        return list(V2_OUTPUTS)
+        return list(offered)
     names = [output.name for output in request.request_outputs]
-    unknown = [name for name in names if name not in V2_OUTPUTS]
+    unknown = [name for name in names if name not in offered]
     if unknown:
-        raise InvalidInput(f"unknown output(s) {unknown}; this model offers {list(V2_OUTPUTS)}")
+        raise InvalidInput(f"unknown output(s) {unknown}; this model offers {list(offered)}")
     return names
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 from predictor.artifact import LEGACY_FORMAT_VERSION, METADATA_FILENAME, MODEL_FILENAME
 from predictor.linear_model import LINEAR_MODEL_FILENAME
 from predictor.manifest import MANIFEST_FILENAME, format_manifest, parse_manifest, sha256_hex
+from predictor.prediction_sets import METADATA_KEY
+from training.package import PROMOTION_FILENAME
 
 
 def edit_json(path: Path, **changes) -> None:
@@ -25,13 +27,26 @@ def rewrite_listed(version_dir: Path, name: str, content: bytes) -> None:
     (version_dir / MANIFEST_FILENAME).write_bytes(format_manifest(files))
 
 
+def without_prediction_sets(metadata: dict) -> dict:
+    """metadata.json as training wrote it before prediction sets: no cut points, no figures."""
+    metadata = {key: value for key, value in metadata.items() if key != METADATA_KEY}
+    metrics = {key: value for key, value in metadata["metrics"].items() if key != METADATA_KEY}
+    return {**metadata, "metrics": metrics}
+
+
 def make_legacy(version_dir: Path) -> None:
     """Turn a version into what training wrote before SHA256SUMS and linear_model.json.
 
-    That format recorded the model's sha256 in metadata.json and nothing else.
+    That format recorded the model's sha256 in metadata.json and nothing else (and had no
+    prediction sets).
     """
     (version_dir / MANIFEST_FILENAME).unlink()
     (version_dir / LINEAR_MODEL_FILENAME).unlink()
+    (version_dir / PROMOTION_FILENAME).unlink(missing_ok=True)
+    metadata_path = version_dir / METADATA_FILENAME
+    metadata_path.write_text(
+        json.dumps(without_prediction_sets(json.loads(metadata_path.read_text())))
+    )
     model = (version_dir / MODEL_FILENAME).read_bytes()
     model_file = {"name": MODEL_FILENAME, "sha256": sha256_hex(model), "bytes": len(model)}
     edit_json(

@@ -55,3 +55,21 @@ def refuse_to_start(model_dir: Path) -> tuple[int, str, float]:
         timeout=60,
     )
     return completed.returncode, completed.stdout + completed.stderr, time.monotonic() - started
+
+
+def write_label_shuffled_csv(path: Path) -> Path:
+    """The bundled data with its diagnoses shuffled: a model trained on it learns nothing."""
+    import csv
+
+    import numpy as np
+
+    from training.data import DIAGNOSIS_COLUMN, FEATURE_NAMES, load_bundled
+
+    data = load_bundled()
+    labels = np.random.default_rng(0).permutation(data.labels)
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([*FEATURE_NAMES, DIAGNOSIS_COLUMN])
+        for row, label in zip(data.features, labels, strict=True):
+            writer.writerow([*row, "M" if label else "B"])
+    return path

@@ -13,6 +13,7 @@ import sys
 from dataclasses import dataclass
 
 from training.config import CLASSIFIERS, TrainingConfig, accepted_diagnoses
+from training.gate import GatePolicy
 from training.run import run
 
 EXIT_INTERRUPTED = 130
@@ -33,20 +34,25 @@ class DefaultsWhereMeaningful(argparse.ArgumentDefaultsHelpFormatter):
 
 @dataclass(frozen=True)
 class Fraction:
-    """An argparse type: a number in (0, 1), or in (0, 1] with ``include_one``."""
+    """An argparse type: a number in (0, 1), with 1 (``include_one``) or 0 (``include_zero``)."""
 
     include_one: bool
+    include_zero: bool = False
 
     @property
     def interval(self) -> str:
-        return "(0, 1]" if self.include_one else "(0, 1)"
+        return f"{'[' if self.include_zero else '('}0, 1{']' if self.include_one else ')'}"
 
     def __call__(self, text: str) -> float:
         try:
             value = float(text)
         except ValueError:
             value = float("nan")
-        if not (0.0 < value < 1.0 or (self.include_one and value == 1.0)):
+        if not (
+            0.0 < value < 1.0
+            or (self.include_one and value == 1.0)
+            or (self.include_zero and value == 0.0)
+        ):
             raise argparse.ArgumentTypeError(f"must be a number in {self.interval}, got {text!r}")
         return value
 
@@ -90,6 +96,9 @@ def version_name(text: str) -> str:
 
 HOLD_OUT_FRACTION = Fraction(include_one=False)
 SENSITIVITY = Fraction(include_one=True)
+# Gate floors and tolerances: 0 turns a check off, 1 is the strictest a metric allows.
+GATE_VALUE = Fraction(include_one=True, include_zero=True)
+GATE = GatePolicy()
 CV_FOLDS = AtLeast(2)
 KEPT_VERSIONS = AtLeast(1)
 
@@ -105,7 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=(
             "Exit codes: 0 success (or artifact already present with --skip-if-present), "
             "2 bad arguments or bad training data (nothing written), 3 the destination cannot "
-            "be written (checked before training; the previous model stays current). S3 "
+            "be written (checked before training; the previous model stays current), 4 the "
+            "promotion gate refused the new model (a message names each metric, its value and "
+            "the floor's or champion's; nothing written, LATEST untouched). S3 "
             "endpoint and credentials: AWS_ENDPOINT_URL (or S3_ENDPOINT + S3_USE_HTTPS), "
             "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION."
         ),
@@ -178,7 +189,63 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="skip the model-card plots (they also skip when matplotlib is not installed)",
     )
+    add_prediction_set_options(parser)
+    add_gate_options(parser)
     return parser
+
+
+def add_prediction_set_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("prediction sets (class-conditional split conformal)")
+    group.add_argument(
+        "--coverage",
+        type=HOLD_OUT_FRACTION,
+        default=DEFAULTS.coverage,
+        help="probability, for each class, that a prediction set holds the true label, "
+        f"in {HOLD_OUT_FRACTION.interval}",
+    )
+    group.add_argument(
+        "--calibration-size",
+        type=HOLD_OUT_FRACTION,
+        default=DEFAULTS.calibration_size,
+        help="fraction of the training rows kept from the served model's fit to calibrate "
+        f"its prediction sets, in {HOLD_OUT_FRACTION.interval}",
+    )
+
+
+def add_gate_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "promotion gate (on the hold-out rows; refused: exit 4, nothing written)"
+    )
+    gate_options = (
+        ("--min-roc-auc", GATE.min_roc_auc, "floor of the hold-out ROC-AUC"),
+        (
+            "--max-sensitivity-shortfall",
+            GATE.max_sensitivity_shortfall,
+            "hold-out sensitivity may fall at most this far below --target-sensitivity",
+        ),
+        ("--min-specificity", GATE.min_specificity, "floor of the hold-out specificity"),
+        (
+            "--champion-roc-auc-tolerance",
+            GATE.champion_roc_auc_tolerance,
+            "how far the ROC-AUC may fall below the champion's (the model LATEST names, "
+            "scored on the same rows)",
+        ),
+        (
+            "--champion-sensitivity-tolerance",
+            GATE.champion_sensitivity_tolerance,
+            "how far the sensitivity may fall below the champion's (each at its own threshold)",
+        ),
+    )
+    for flag, default, meaning in gate_options:
+        group.add_argument(
+            flag, type=GATE_VALUE, default=default, help=f"{meaning}, in {GATE_VALUE.interval}"
+        )
+    group.add_argument(
+        "--skip-promotion-gate",
+        action="store_true",
+        help="promote whatever the checks say (they still run and promotion.json records "
+        "that the gate was skipped)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

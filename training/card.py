@@ -6,8 +6,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from training.card_sections import prediction_set_lines, promotion_lines
 from training.data import Dataset
 from training.evaluate import classification_metrics
+from training.gate import PromotionDecision
 from training.plots import PLOT_TITLES
 from training.train import TrainingConfig, TrainingResult
 
@@ -80,12 +82,14 @@ def build_model_card(
     plot_files: Sequence[str] = (),
     plots_skipped: str | None = None,
     resamples: int = BOOTSTRAP_RESAMPLES,
+    promotion: PromotionDecision | None = None,
 ) -> str:
     """Render the card from one training run (pure: no I/O, no clock, deterministic).
 
     Args:
         plot_files: PNG names written next to the card; linked with relative paths.
         plots_skipped: Why there are no plots (stated in the card), or None.
+        promotion: The promotion gate's decision on this model.
     """
     holdout, rows = result.metrics["holdout"], result.metrics["rows"]
     out_of_fold = result.metrics["cross_validation"]["out_of_fold"]
@@ -116,8 +120,10 @@ def build_model_card(
         f"- Source: `{dataset.source}`; {len(dataset.labels)} rows "
         f"({counts['malignant']} malignant, {counts['benign']} benign).",
         f"- sha256 fingerprint (feature names, values, labels): `{dataset.fingerprint}`",
-        f"- Stratified split: {rows['train']} training rows, {rows['holdout']} hold-out rows "
-        "never seen by fitting or threshold choice.",
+        f"- Stratified split: {rows['holdout']} hold-out rows never seen by fitting, threshold "
+        f"choice or calibration; {rows['train']} training rows for cross-validation and the "
+        f"threshold, of which {rows['fit']} fit the served model and {rows['calibration']} "
+        "calibrate its prediction sets (never fitted).",
         "\n## Metrics (hold-out split, positive class = malignant)\n",
         f"95% intervals: percentile bootstrap over hold-out rows, {resamples} resamples, "
         f"seed {config.seed}. Out-of-fold (OOF) = {config.cv_folds}-fold CV on training rows.\n",
@@ -130,6 +136,8 @@ def build_model_card(
             f"| {name} | {holdout[name]:.3f} | {low:.3f} to {high:.3f} | {out_of_fold[name]:.3f} |"
         )
     lines += ["\n## Decision threshold\n", *_threshold_lines(result, target)]
+    lines += ["\n## Prediction sets\n", *prediction_set_lines(result, config)]
+    lines += ["\n## Promotion\n", *promotion_lines(promotion)]
     lines += [
         f"\n## Confusion matrix (hold-out, threshold {result.threshold:.4f})\n",
         "| | predicted malignant | predicted benign |",

@@ -26,6 +26,10 @@ class TrainingConfig:
     target_sensitivity: float = 0.98
     classifier: str = LOGISTIC_REGRESSION
     regularization: float = 1.0
+    # Fraction of the training rows set aside, never fitted on, to calibrate prediction sets.
+    calibration_size: float = 0.25
+    # Probability that a prediction set holds the true label, for each class.
+    coverage: float = 0.95
 
 
 def accepted_diagnoses() -> str:

@@ -21,11 +21,14 @@ from predictor.artifact import (
 from predictor.linear_model import LINEAR_MODEL_FILENAME, dump_linear_model
 from predictor.manifest import MANIFEST_FILENAME, format_manifest
 from predictor.pipeline_scoring import build_scorer
+from predictor.prediction_sets import METADATA_KEY
 from predictor.scoring import LinearScorer
 from training.data import FEATURE_NAMES, Dataset
 from training.train import TrainingConfig, TrainingResult
 
 RECORDED_LIBRARIES = ("scikit-learn", "numpy", "scipy", "joblib", "kserve")
+# The promotion gate's decision and numbers (training/gate.py), hashed like every file.
+PROMOTION_FILENAME = "promotion.json"
 
 
 def new_version(created_at: datetime) -> str:
@@ -53,7 +56,7 @@ def build_metadata(
     created_at: datetime,
 ) -> dict:
     """Everything the predictor and a reviewer need to know about the model."""
-    return {
+    metadata = {
         "format_version": ARTIFACT_FORMAT_VERSION,
         "model_name": model_name,
         "version": version,
@@ -83,8 +86,13 @@ def build_metadata(
             "test_size": config.test_size,
             "cv_folds": config.cv_folds,
             "regularization": config.regularization,
+            "calibration_size": config.calibration_size,
+            "coverage": config.coverage,
         },
     }
+    if result.calibration is not None:
+        metadata[METADATA_KEY] = result.calibration.to_metadata()
+    return metadata
 
 
 def serialize_model(result: TrainingResult) -> bytes:

@@ -12,7 +12,8 @@ def progress(message: str) -> None:
 
 
 def summary_table(metrics: dict) -> str:
-    """Hold-out and out-of-fold metrics side by side, then the hold-out confusion matrix."""
+    """Hold-out and out-of-fold metrics side by side, the hold-out prediction sets, then the
+    hold-out confusion matrix."""
     holdout = metrics["holdout"]
     out_of_fold = metrics["cross_validation"]["out_of_fold"]
     lines = [
@@ -22,6 +23,14 @@ def summary_table(metrics: dict) -> str:
     for name in SUMMARY_METRICS:
         lines.append(f"{name:<30} {holdout[name]:>10.4f} {out_of_fold[name]:>10.4f}")
     lines.append(f"{'threshold':<30} {metrics['threshold']:>10.4f}")
+    sets = metrics.get("prediction_sets")
+    if sets:
+        lines += [
+            f"{'set coverage (target ' + str(sets['target_coverage']) + ')':<30} "
+            f"{sets['coverage']:>10.4f}",
+            f"{'set coverage, malignant':<30} {sets['coverage_malignant']:>10.4f}",
+            f"{'two-label sets (share)':<30} {sets['two_label_share']:>10.4f}",
+        ]
     lines += [
         "",
         "hold-out confusion matrix      predicted malignant  predicted benign",

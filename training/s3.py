@@ -48,6 +48,9 @@ class S3Destination:
     def publish(self, version: str, files: Mapping[str, bytes]) -> None:
         write_s3(self.uri, version, files, self.client, self.endpoint)
 
+    def fetch_current(self, scratch: Path) -> Path | None:
+        return fetch_s3_current(self.uri, self.client, self.endpoint, scratch)
+
 
 @dataclass(frozen=True)
 class S3Location:
@@ -135,12 +138,52 @@ def s3_artifact_is_valid(uri: str, client, version: str | None = None) -> bool:
                 version = pointer.read_text(encoding="utf-8").strip()
             else:
                 pointer.write_text(f"{version}\n", encoding="utf-8")
-            (local / version).mkdir()
-            prefix = location.key(version) + "/"
-            listing = client.list_objects_v2(Bucket=location.bucket, Prefix=prefix)
-            for item in listing.get("Contents", []):
-                name = item["Key"].rsplit("/", 1)[-1]
-                client.download_file(location.bucket, item["Key"], str(local / version / name))
+            _download_version(location, client, version, local)
         except (BotoCoreError, ClientError, OSError, ValueError):
             return False
         return local_artifact_is_valid(local)
+
+
+def fetch_s3_current(uri: str, client, endpoint: str | None, scratch: Path) -> Path | None:
+    """Copy ``LATEST`` and the version it names into ``scratch``; None without ``LATEST``.
+
+    A ``LATEST`` naming something that is not one version directory is copied as it is (the
+    predictor's loader then says what is wrong with it).
+
+    Raises:
+        StorageError: The prefix cannot be read (other than ``LATEST`` being absent).
+    """
+    location = S3Location.parse(uri)
+    pointer = scratch / LATEST_FILENAME
+    try:
+        client.download_file(location.bucket, location.key(LATEST_FILENAME), str(pointer))
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+            return None
+        raise _read_error(location, endpoint, error) from error
+    except BotoCoreError as error:
+        raise _read_error(location, endpoint, error) from error
+    version = pointer.read_text(encoding="utf-8", errors="replace").strip()
+    if version and "/" not in version and not version.startswith("."):
+        try:
+            _download_version(location, client, version, scratch)
+        except (BotoCoreError, ClientError) as error:
+            raise _read_error(location, endpoint, error) from error
+    return scratch
+
+
+def _download_version(location: S3Location, client, version: str, local: Path) -> None:
+    """Every object under ``version/`` into ``local/version``."""
+    (local / version).mkdir()
+    prefix = location.key(version) + "/"
+    listing = client.list_objects_v2(Bucket=location.bucket, Prefix=prefix)
+    for item in listing.get("Contents", []):
+        name = item["Key"].rsplit("/", 1)[-1]
+        client.download_file(location.bucket, item["Key"], str(local / version / name))
+
+
+def _read_error(location: S3Location, endpoint: str | None, error: Exception) -> StorageError:
+    return StorageError(
+        f"cannot read the current model under s3://{location.bucket}/{location.prefix} at "
+        f"endpoint {endpoint or 'AWS default'} (bucket {location.bucket!r}): {error}"
+    )

@@ -42,6 +42,11 @@ class Destination(Protocol):
         """Write ``files`` as ``version`` (replacing one of that name), then point ``LATEST``
         at it; raise StorageError."""
 
+    def fetch_current(self, scratch: Path) -> Path | None:
+        """A local directory holding ``LATEST`` and the version it names (copied into
+        ``scratch`` when remote), unchecked; None when there is no ``LATEST``. Raises
+        StorageError when the destination cannot be read."""
+
 
 def open_destination(output: str, keep_versions: int) -> Destination:
     """The destination ``--output`` names; StorageError for a malformed ``s3://`` URI."""
@@ -67,6 +72,9 @@ class LocalDestination:
 
     def publish(self, version: str, files: Mapping[str, bytes]) -> None:
         write_local(self.directory, version, files, keep=self.keep)
+
+    def fetch_current(self, scratch: Path) -> Path | None:
+        return self.directory if (self.directory / LATEST_FILENAME).is_file() else None
 
 
 def check_local_writable(destination: Path) -> None:

@@ -1,4 +1,4 @@
-"""Training as a plain function: data in, fitted pipeline + threshold + honest metrics out.
+"""Training as a plain function: data in; fitted pipeline, threshold, sets and metrics out.
 
 Nothing here writes files; publishing the artifact happens at the edge (``run.py``).
 """
@@ -17,6 +17,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from training.config import CLASSIFIERS, LOGISTIC_REGRESSION, RANDOM_FOREST, TrainingConfig
+from training.conformal import Calibration, calibrate, set_report
 from training.data import Dataset
 from training.evaluate import classification_metrics, select_threshold
 
@@ -32,6 +33,10 @@ class TrainingResult:
     feature_max: list[float]
     holdout_labels: np.ndarray = field(repr=False)
     holdout_probabilities: np.ndarray = field(repr=False)
+    # The hold-out rows themselves: the promotion gate scores the champion on them too.
+    holdout_features: np.ndarray = field(default_factory=lambda: np.empty((0, 0)), repr=False)
+    # Prediction-set cut points from the calibration rows (None: not calibrated).
+    calibration: Calibration | None = None
     # Training rows and their out-of-fold probabilities: the rows the threshold was chosen on.
     out_of_fold_labels: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
     out_of_fold_probabilities: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
@@ -48,21 +53,19 @@ def build_pipeline(config: TrainingConfig) -> Pipeline:
     return Pipeline([("scaler", StandardScaler()), ("classifier", classifier)])
 
 
-def train(
-    dataset: Dataset,
-    config: TrainingConfig,
-    progress: Callable[[str], None] = lambda _message: None,
-) -> TrainingResult:
-    """Split, cross-validate, choose the threshold on training rows, refit, evaluate on hold-out.
+@dataclass(frozen=True)
+class Rows:
+    """The parts of a dataset ``train`` uses, each (features, labels); stratified."""
 
-    Args:
-        dataset: Features and labels (1 = malignant).
-        config: Seed, split, folds, target sensitivity and classifier.
-        progress: Receives one human-readable line per step.
+    train: tuple[np.ndarray, np.ndarray]  # all but the hold-out: CV and threshold
+    fit: tuple[np.ndarray, np.ndarray]  # the training rows the served model fits
+    calibration: tuple[np.ndarray, np.ndarray]  # the training rows it never fits
+    holdout: tuple[np.ndarray, np.ndarray]
 
-    Returns:
-        The result; the same data and config always give the same metrics and predictions.
-    """
+
+def split_rows(dataset: Dataset, config: TrainingConfig) -> Rows:
+    """Hold-out rows first (``test_size``), then calibration rows (``calibration_size`` of
+    the rest); the same data and config always give the same parts."""
     x_train, x_holdout, y_train, y_holdout = train_test_split(
         dataset.features,
         dataset.labels,
@@ -70,7 +73,48 @@ def train(
         stratify=dataset.labels,
         random_state=config.seed,
     )
-    progress(f"split: {len(y_train)} training rows, {len(y_holdout)} hold-out rows (stratified)")
+    x_fit, x_calibration, y_fit, y_calibration = train_test_split(
+        x_train,
+        y_train,
+        test_size=config.calibration_size,
+        stratify=y_train,
+        random_state=config.seed,
+    )
+    return Rows(
+        (x_train, y_train), (x_fit, y_fit), (x_calibration, y_calibration), (x_holdout, y_holdout)
+    )
+
+
+def train(
+    dataset: Dataset,
+    config: TrainingConfig,
+    progress: Callable[[str], None] = lambda _message: None,
+) -> TrainingResult:
+    """Split, cross-validate, choose the threshold, fit, calibrate sets, evaluate on hold-out.
+
+    The hold-out rows (``test_size``, stratified) are set aside first; the rest are the
+    training rows. Cross-validation on all training rows gives the out-of-fold probabilities
+    the threshold is chosen on (the fold models are never served). The served model is then
+    fitted on the fit rows only: ``calibration_size`` of the training rows (stratified) are
+    kept from it to calibrate its prediction sets. The hold-out rows evaluate both.
+
+    Args:
+        dataset: Features and labels (1 = malignant).
+        config: Seed, split, folds, target sensitivity, classifier and set coverage.
+        progress: Receives one human-readable line per step.
+
+    Returns:
+        The result; the same data and config always give the same metrics and predictions.
+    """
+    rows = split_rows(dataset, config)
+    x_train, y_train = rows.train
+    x_fit, y_fit = rows.fit
+    x_calibration, y_calibration = rows.calibration
+    x_holdout, y_holdout = rows.holdout
+    progress(
+        f"split: {len(y_fit)} fit rows, {len(y_calibration)} calibration rows (prediction sets; "
+        f"never fitted), {len(y_holdout)} hold-out rows (stratified)"
+    )
     pipeline = build_pipeline(config)
     out_of_fold, folds = _cross_validate(pipeline, x_train, y_train, config, progress)
     threshold = select_threshold(y_train, out_of_fold, config.target_sensitivity)
@@ -78,8 +122,25 @@ def train(
         f"threshold {threshold:.4f}: highest giving out-of-fold sensitivity >= "
         f"{config.target_sensitivity} on training rows"
     )
-    pipeline.fit(x_train, y_train)
+    pipeline.fit(x_fit, y_fit)
+    calibration = calibrate(
+        y_calibration, pipeline.predict_proba(x_calibration)[:, 1], config.coverage
+    )
     holdout_probabilities = pipeline.predict_proba(x_holdout)[:, 1]
+    sets = set_report(y_holdout, holdout_probabilities, calibration.prediction_sets(threshold))
+    progress(
+        f"prediction sets at coverage {config.coverage}: malignant from p >= "
+        f"{calibration.malignant_if_at_least:.4f}, benign up to p <= "
+        f"{calibration.benign_if_at_most:.4f}; hold-out coverage {sets['coverage']:.3f} "
+        f"(malignant {sets['coverage_malignant']:.3f}), two-label sets "
+        f"{sets['two_label_share']:.1%}"
+    )
+    for label, rows in calibration.rows.items():
+        if rows < calibration.rows_needed:
+            progress(
+                f"warning: {rows} {label} calibration rows are too few for coverage "
+                f"{config.coverage} (at least {calibration.rows_needed}): every set holds {label}"
+            )
     metrics = {
         "positive_label": "malignant",
         "threshold": threshold,
@@ -88,18 +149,26 @@ def train(
             "folds": folds,
             "out_of_fold": classification_metrics(y_train, out_of_fold, threshold),
         },
-        "rows": {"train": len(y_train), "holdout": len(y_holdout)},
+        "prediction_sets": sets,
+        "rows": {
+            "train": len(y_train),
+            "fit": len(y_fit),
+            "calibration": len(y_calibration),
+            "holdout": len(y_holdout),
+        },
     }
     return TrainingResult(
         pipeline=pipeline,
         threshold=threshold,
         metrics=metrics,
-        feature_min=[float(v) for v in x_train.min(axis=0)],
-        feature_max=[float(v) for v in x_train.max(axis=0)],
+        feature_min=[float(v) for v in x_fit.min(axis=0)],
+        feature_max=[float(v) for v in x_fit.max(axis=0)],
         holdout_labels=y_holdout,
         holdout_probabilities=holdout_probabilities,
         out_of_fold_labels=y_train,
         out_of_fold_probabilities=out_of_fold,
+        holdout_features=x_holdout,
+        calibration=calibration,
     )
 
 

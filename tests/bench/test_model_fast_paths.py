@@ -27,6 +27,7 @@ from sklearn.datasets import load_breast_cancer
 
 from predictor import batched_metrics, validation
 from predictor.model import BreastCancerModel, ValidatedBatch
+from predictor.prediction_sets import SETS, PredictionSets
 from predictor.responses import ORJSON_OPTIONS, OnePrediction, decide_labels, v1_body, v1_json
 from predictor.serving.logs import configure_logging
 from predictor.settings import Settings
@@ -233,31 +234,69 @@ def test_labels_match_np_where(count: int) -> None:
     assert all(type(label) is str for label in labels)
 
 
-@settings(max_examples=200, deadline=None)
+# Cut points on both sides of the threshold (two-label sets on either label), and none.
+CUTS = st.one_of(
+    st.none(),
+    st.tuples(st.floats(min_value=0.0, max_value=1.0), st.floats(min_value=0.0, max_value=1.0)),
+)
+
+
+def prediction_sets(cuts, threshold: float) -> PredictionSets | None:
+    return None if cuts is None else PredictionSets(0.95, *cuts, threshold=threshold)
+
+
+@settings(max_examples=300, deadline=None)
 @given(
     probabilities=st.lists(st.floats(min_value=0.0, max_value=1.0), min_size=1, max_size=60),
     threshold=st.floats(min_value=0.0, max_value=1.0),
+    cuts=CUTS,
 )
-def test_v1_json_is_orjson_of_v1_body(probabilities, threshold) -> None:
+def test_v1_json_is_orjson_of_v1_body(probabilities, threshold, cuts) -> None:
+    sets = prediction_sets(cuts, threshold)
     array = np.array(probabilities, dtype=np.float64)
-    expected = orjson.dumps(v1_body(array, threshold, "m", "v1"), option=ORJSON_OPTIONS)
-    assert v1_json(array, threshold, "m", "v1") == expected
-    assert v1_json(array.tolist(), threshold, "m", "v1") == expected  # one instance's form
+    body = v1_body(array, threshold, "m", "v1", prediction_sets=sets)
+    expected = orjson.dumps(body, option=ORJSON_OPTIONS)
+    assert v1_json(array, threshold, "m", "v1", sets) == expected
+    assert v1_json(array.tolist(), threshold, "m", "v1", sets) == expected  # one instance's form
     if len(probabilities) == 1:
-        assert OnePrediction(threshold, "m", "v1").json(probabilities[0]) == expected
+        assert OnePrediction(threshold, "m", "v1", sets).json(probabilities[0]) == expected
+    assert all(("prediction_set" in p) == (sets is not None) for p in body["predictions"])
 
 
 @pytest.mark.parametrize("probability", [0.0, 1.0, 5e-324, 0.2, 0.19999999999999998, 1 / 3])
-def test_one_prediction_is_v1_json_of_one_instance(probability: float) -> None:
-    expected = v1_json([probability], 0.2, "breast-cancer", "x")
-    assert OnePrediction(0.2, "breast-cancer", "x").json(probability) == expected
+@pytest.mark.parametrize("cuts", [None, (0.9, 0.3), (0.1, 0.15), (0.2, 0.2)])
+def test_one_prediction_is_v1_json_of_one_instance(probability: float, cuts) -> None:
+    sets = prediction_sets(cuts, 0.2)
+    expected = v1_json([probability], 0.2, "breast-cancer", "x", sets)
+    assert OnePrediction(0.2, "breast-cancer", "x", sets).json(probability) == expected
 
 
-def test_v1_json_for_a_big_batch_and_extreme_values() -> None:
+@pytest.mark.parametrize("cuts", [None, (0.3, 0.4)])
+def test_v1_json_for_a_big_batch_and_extreme_values(cuts) -> None:
+    sets = prediction_sets(cuts, 0.2)
     rng = np.random.default_rng(7)
     array = np.concatenate([rng.random(20_000), [0.0, 1.0, 5e-324, 1e-7, 1 / 3, 0.5]])
-    expected = orjson.dumps(v1_body(array, 0.2, "breast-cancer", "x"), option=ORJSON_OPTIONS)
-    assert v1_json(array, 0.2, "breast-cancer", "x") == expected
+    body = v1_body(array, 0.2, "breast-cancer", "x", prediction_sets=sets)
+    expected = orjson.dumps(body, option=ORJSON_OPTIONS)
+    assert v1_json(array, 0.2, "breast-cancer", "x", sets) == expected
+
+
+@pytest.mark.parametrize("count", [1, 5, 1000])
+def test_set_codes_match_the_rule_instance_by_instance(count: int) -> None:
+    """The vectorised codes and sets are code_of's, which is the documented rule."""
+    sets = PredictionSets(0.95, 0.3, 0.4, threshold=0.2)
+    probabilities = np.random.default_rng(count).random(count)
+    expected = []
+    for probability in probabilities.tolist():
+        labels = []
+        if probability < 0.2 or probability <= 0.4:
+            labels.append("benign")
+        if probability >= 0.2 or probability >= 0.3:
+            labels.append("malignant")
+        expected.append(labels)
+    assert sets.sets(probabilities) == expected
+    assert sets.set_names(probabilities) == [",".join(labels) for labels in expected]
+    assert [SETS[sets.code_of(p)] for p in probabilities.tolist()] == expected
 
 
 # ---- the synchronous pipeline (answer) ---------------------------------------------------------

@@ -149,6 +149,8 @@ def test_e2e_checks_cover_the_deployment_contract() -> None:
         "storage.type=s3",
         "helm rollback",
         "training.skipIfPresent=true",
+        "training.promotionGate.minRocAuc=1",
+        "check promotion-gate check_promotion_gate",
         "networkPolicy.ingress.namespaces",
         "helm uninstall",
         'echo "e2e: $CHECKS_PASSED/$CHECKS_RUN checks passed"',

@@ -25,6 +25,7 @@ from predictor.scoring import LinearScorer
 from tests.artifact_edits import MaliciousPickle, edit_json, rewrite_listed
 from training.__main__ import main as training_main
 from training.card import CARD_FILENAME
+from training.package import PROMOTION_FILENAME
 
 
 @pytest.fixture
@@ -61,6 +62,7 @@ def test_a_linear_artifact_is_served_from_its_json_and_lists_every_file(copy: Pa
     others = {p.name for p in artifact.directory.iterdir()} - {MANIFEST_FILENAME}
     assert set(listed) == others
     assert {METADATA_FILENAME, MODEL_FILENAME, LINEAR_MODEL_FILENAME, CARD_FILENAME} <= others
+    assert PROMOTION_FILENAME in others  # the gate's record is hashed like every file
 
 
 def test_sha256sum_checks_the_manifest_by_hand(copy: Path) -> None:

@@ -1,19 +1,32 @@
-"""Artifacts written before SHA256SUMS and linear_model.json still load, via the pickle path."""
+"""Older artifacts still load: before SHA256SUMS (the pickle path), before prediction sets."""
 
 from __future__ import annotations
 
+import json
 import logging
 import pickle
 import shutil
 from pathlib import Path
 
 import numpy as np
+import orjson
 import pytest
+from kserve.errors import InvalidInput
+from kserve.protocol.infer_type import InferInput, InferRequest, RequestedOutput
 
 from predictor.artifact import METADATA_FILENAME, MODEL_FILENAME, ArtifactError, resolve_version_dir
 from predictor.loader import Artifact, load_artifact
+from predictor.model import BreastCancerModel
+from predictor.prediction_sets import METADATA_KEY, PREDICTION_SET
+from predictor.responses import LABEL_OUTPUT, PROBABILITY_OUTPUT
 from predictor.scoring import LinearScorer
-from tests.artifact_edits import MaliciousPickle, edit_json, make_legacy
+from tests.artifact_edits import (
+    MaliciousPickle,
+    edit_json,
+    make_legacy,
+    rewrite_listed,
+    without_prediction_sets,
+)
 from training.data import load_bundled
 
 
@@ -55,3 +68,54 @@ def test_refuses_legacy_metadata_without_the_model_hash(legacy: Path) -> None:
     edit_json(resolve_version_dir(legacy) / METADATA_FILENAME, model_file=None)
     with pytest.raises(ArtifactError, match=r"lacks model_file for model\.joblib"):
         load_artifact(legacy)
+
+
+@pytest.fixture
+def without_sets(trained_dir: Path, tmp_path: Path) -> Path:
+    """A version as training wrote it before prediction sets (SHA256SUMS consistent)."""
+    destination = tmp_path / "no-sets"
+    shutil.copytree(trained_dir, destination)
+    version_dir = resolve_version_dir(destination)
+    metadata = json.loads((version_dir / METADATA_FILENAME).read_text())
+    rewrite_listed(
+        version_dir, METADATA_FILENAME, json.dumps(without_prediction_sets(metadata)).encode()
+    )
+    return destination
+
+
+def test_an_artifact_without_prediction_sets_serves_without_them(without_sets: Path) -> None:
+    model = BreastCancerModel("breast-cancer", without_sets)
+    model.load()
+    assert model.artifact.prediction_sets is None
+    row = load_bundled().features[0].tolist()
+    for instances in ([row], [row] * 20):
+        body = orjson.loads(model.answer({"instances": instances})[0])
+        assert all(set(p) == {"label", PROBABILITY_OUTPUT, "warnings"} for p in body["predictions"])
+    assert [o["name"] for o in model.get_output_types()] == [PROBABILITY_OUTPUT, LABEL_OUTPUT]
+    request = InferRequest(
+        model_name="breast-cancer",
+        infer_inputs=[InferInput("features", [1, 30], "FP64", row)],
+        request_outputs=[RequestedOutput(PREDICTION_SET)],
+    )
+    with pytest.raises(InvalidInput, match=r"unknown output\(s\) \['prediction_set'\]"):
+        model.answer(request)
+
+
+@pytest.mark.parametrize(
+    "recorded",
+    [
+        "0.95",
+        {"coverage": 1.5, "malignant_if_at_least": 0.5, "benign_if_at_most": 0.5},
+        {"coverage": 0.95, "malignant_if_at_least": float("nan"), "benign_if_at_most": 0.5},
+        {"coverage": 0.95, "malignant_if_at_least": 0.5},
+    ],
+)
+def test_malformed_prediction_sets_stop_the_load_naming_the_key(
+    without_sets: Path, recorded
+) -> None:
+    version_dir = resolve_version_dir(without_sets)
+    metadata = json.loads((version_dir / METADATA_FILENAME).read_text())
+    metadata[METADATA_KEY] = recorded
+    rewrite_listed(version_dir, METADATA_FILENAME, json.dumps(metadata).encode())
+    with pytest.raises(ArtifactError, match=rf"cannot use .*metadata\.json: {METADATA_KEY}"):
+        load_artifact(without_sets)

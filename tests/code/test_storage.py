@@ -14,9 +14,9 @@ from moto.server import ThreadedMotoServer
 from predictor.artifact import LATEST_FILENAME
 from predictor.linear_model import LINEAR_MODEL_FILENAME
 from predictor.loader import load_artifact
-from tests.support import free_port
+from tests.support import free_port, write_label_shuffled_csv
 from training.__main__ import main as training_main
-from training.run import EXIT_OK, EXIT_STORAGE_ERROR
+from training.run import EXIT_OK, EXIT_REFUSED, EXIT_STORAGE_ERROR
 from training.s3 import S3Destination
 from training.storage import STAGING_PREFIX, local_artifact_is_valid, write_local
 
@@ -143,6 +143,26 @@ def test_s3_round_trip_loads_in_the_predictor(s3_endpoint: str, tmp_path: Path, 
     destination = S3Destination.from_uri(uri)
     assert destination.holds_valid_artifact(artifact.version)
     assert not destination.holds_valid_artifact("rev-404")
+
+
+def test_s3_refused_challenger_leaves_latest_and_writes_nothing(
+    s3_endpoint: str, tmp_path: Path, capsys
+) -> None:
+    """The champion is read from the bucket as the predictor would; a refused model is not
+    uploaded at all."""
+    uri, client = "s3://models/breast-cancer", boto3.client("s3", endpoint_url=s3_endpoint)
+    assert training_main(["--output", uri, "--no-plots", "--version", "rev-1"]) == EXIT_OK
+    keys = sorted(o["Key"] for o in client.list_objects_v2(Bucket="models")["Contents"])
+    assert "breast-cancer/rev-1/promotion.json" in keys
+    shuffled = write_label_shuffled_csv(tmp_path / "shuffled.csv")
+    arguments = ["--output", uri, "--no-plots", "--data", str(shuffled), "--version", "rev-2"]
+    assert training_main(arguments) == EXIT_REFUSED
+    error = capsys.readouterr().err
+    assert "compared with champion rev-1 on the same hold-out rows" in error
+    assert "promotion refused: roc_auc" in error and "LATEST still names rev-1" in error
+    assert sorted(o["Key"] for o in client.list_objects_v2(Bucket="models")["Contents"]) == keys
+    latest = client.get_object(Bucket="models", Key="breast-cancer/LATEST")["Body"].read()
+    assert latest == b"rev-1\n"
 
 
 def test_s3_missing_bucket_fails_before_training(s3_endpoint: str, capsys) -> None:

@@ -54,6 +54,10 @@ def test_help_lists_every_accepted_diagnosis_label(capsys: pytest.CaptureFixture
 # option, what its help states, what its error says is allowed, values it refuses
 NUMBER_CHECKS = [
     ("--test-size", "in (0, 1)", "a number in (0, 1)", ["0", "1", "1.5", "-0.1", "abc"]),
+    ("--coverage", "in (0, 1)", "a number in (0, 1)", ["0", "1", "abc"]),
+    ("--calibration-size", "in (0, 1)", "a number in (0, 1)", ["0", "1", "-0.5"]),
+    ("--min-roc-auc", "in [0, 1]", "a number in [0, 1]", ["-0.1", "1.5", "nan"]),
+    ("--champion-sensitivity-tolerance", "in [0, 1]", "a number in [0, 1]", ["-1", "2"]),
     (
         "--regularization",
         "a finite number > 0",

@@ -13,6 +13,7 @@ from kserve import InferenceGRPCClient, InferenceRESTClient, RESTConfig
 from kserve.protocol.infer_type import InferInput, InferRequest
 
 from predictor.artifact import MODEL_FILENAME, resolve_version_dir
+from predictor.prediction_sets import PREDICTION_SET, SETS
 from predictor.responses import LABEL_OUTPUT, PROBABILITY_OUTPUT
 from tests.support import (
     MODEL_NAME,
@@ -41,6 +42,10 @@ def test_every_example_gets_its_documented_status(server: RunningServer, example
             labels = next(o["data"] for o in body["outputs"] if o["name"] == LABEL_OUTPUT)
         else:
             labels = [p["label"] for p in body["predictions"]]
+            if "prediction_sets" in example:
+                assert [p[PREDICTION_SET] for p in body["predictions"]] == example[
+                    "prediction_sets"
+                ]
         assert labels == example["labels"]
     else:
         assert example["error_contains"] in body["error"]
@@ -98,7 +103,18 @@ def test_readiness_and_metadata(server: RunningServer) -> None:
     }
     metadata = httpx.get(f"{server.base_url}/v2/models/{MODEL_NAME}").json()
     assert metadata["inputs"] == [{"name": "features", "datatype": "FP64", "shape": [-1, 30]}]
-    assert [o["name"] for o in metadata["outputs"]] == [PROBABILITY_OUTPUT, LABEL_OUTPUT]
+    assert metadata["outputs"] == [
+        {"name": PROBABILITY_OUTPUT, "datatype": "FP64", "shape": [-1]},
+        {"name": LABEL_OUTPUT, "datatype": "BYTES", "shape": [-1]},
+        {"name": PREDICTION_SET, "datatype": "BYTES", "shape": [-1]},
+    ]
+
+
+def test_every_v1_prediction_carries_a_set_holding_its_label(server: RunningServer) -> None:
+    body = httpx.post(endpoint(server, "v1"), json=load_example("valid_batch_request.json")).json()
+    for prediction in body["predictions"]:
+        assert prediction[PREDICTION_SET] in SETS
+        assert prediction["label"] in prediction[PREDICTION_SET]
 
 
 async def test_rest_client_v1_named_and_positional_agree(server: RunningServer) -> None:
@@ -124,6 +140,14 @@ async def test_rest_client_v1_batch_ranks_malignant_first(server: RunningServer)
     assert body["threshold"] > 0 and body["model_version"]
 
 
+def v1_set_names(server: RunningServer) -> list[str]:
+    """The V1 prediction sets of the V2 example's rows, comma-joined as V2 carries them."""
+    rows = load_example("v2_infer_request.json")["inputs"][0]["data"]
+    instances = np.array(rows, dtype=np.float64).reshape(-1, 30).tolist()
+    body = httpx.post(endpoint(server, "v1"), json={"instances": instances}).json()
+    return [",".join(p[PREDICTION_SET]) for p in body["predictions"]]
+
+
 def v2_request_from_example() -> InferRequest:
     tensor = load_example("v2_infer_request.json")["inputs"][0]
     features = np.array(tensor["data"], dtype=np.float64).reshape(tensor["shape"])
@@ -139,6 +163,7 @@ async def test_rest_client_v2(server: RunningServer) -> None:
     assert list(outputs[LABEL_OUTPUT].data) == ["malignant", "benign"]
     probabilities = outputs[PROBABILITY_OUTPUT].data
     assert probabilities[0] > 0.9 > 0.1 > probabilities[1]
+    assert list(outputs[PREDICTION_SET].data) == v1_set_names(server)
 
 
 async def test_grpc_client_matches_rest(server: RunningServer) -> None:
@@ -162,6 +187,10 @@ async def test_grpc_client_matches_rest(server: RunningServer) -> None:
         "malignant",
         "benign",
     ]
+    sets = [
+        v.decode() if isinstance(v, bytes) else v for v in grpc_outputs[PREDICTION_SET].as_numpy()
+    ]
+    assert sets == list(rest_outputs[PREDICTION_SET].data) == v1_set_names(server)
 
 
 async def test_grpc_rejects_bad_shape_as_invalid_argument(server: RunningServer) -> None:

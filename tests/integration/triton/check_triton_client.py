@@ -17,7 +17,11 @@ from tritonclient.utils import InferenceServerException
 from tests.support import MODEL_NAME, RunningServer, load_example
 
 # Named here, not imported from predictor.responses: this process must not import KServe.
-PROBABILITY_OUTPUT, LABEL_OUTPUT = "probability_malignant", "label"
+PROBABILITY_OUTPUT, LABEL_OUTPUT, PREDICTION_SET = (
+    "probability_malignant",
+    "label",
+    "prediction_set",
+)
 
 ROWS = np.array(load_example("valid_batch_request.json")["instances"], dtype=np.float64)
 CLIENTS = {"http": triton_http, "grpc": triton_grpc}
@@ -58,7 +62,11 @@ def test_server_and_model_metadata_and_readiness(kind: str, server: RunningServe
     metadata = triton.get_model_metadata(
         MODEL_NAME, **({"as_json": True} if kind == "grpc" else {})
     )
-    assert [t["name"] for t in metadata["outputs"]] == [PROBABILITY_OUTPUT, LABEL_OUTPUT]
+    assert [t["name"] for t in metadata["outputs"]] == [
+        PROBABILITY_OUTPUT,
+        LABEL_OUTPUT,
+        PREDICTION_SET,
+    ]
     assert metadata["inputs"][0]["datatype"] == "FP64"
     if kind == "http":
         assert not triton.is_model_ready("no-such-model")
@@ -77,6 +85,8 @@ def test_both_outputs_decode_and_agree_with_v1(kind: str, datatype: str, server)
                                 if datatype == "FP32" else ROWS)  # fmt: skip
     np.testing.assert_allclose(probabilities, expected, rtol=0, atol=1e-12)
     assert labels == ["benign", "malignant", "benign", "malignant"]
+    sets = [labels_in.decode().split(",") for labels_in in result.as_numpy(PREDICTION_SET)]
+    assert all(label in labels_in for label, labels_in in zip(labels, sets, strict=True))
 
 
 @pytest.mark.parametrize("binary_inputs", [True, False], ids=["binary-in", "json-in"])
@@ -119,7 +129,7 @@ def test_binary_data_output_applies_unless_an_output_says_otherwise(server) -> N
 
 
 @pytest.mark.parametrize("kind", sorted(CLIENTS))
-@pytest.mark.parametrize("name", [PROBABILITY_OUTPUT, LABEL_OUTPUT])
+@pytest.mark.parametrize("name", [PROBABILITY_OUTPUT, LABEL_OUTPUT, PREDICTION_SET])
 def test_a_subset_of_outputs(kind: str, name: str, server: RunningServer) -> None:
     result = client(kind, server).infer(
         MODEL_NAME, [features(kind, ROWS)], outputs=outputs(kind, (name,), binary=True)
