@@ -16,13 +16,12 @@ if __name__ == "__main__":
 import logging
 import os
 
-from predictor.artifact import ArtifactError
+from predictor.artifact import EXIT_NO_MODEL, ArtifactError
 from predictor.model import BreastCancerModel
 from predictor.serving.logs import configure_logging
 from predictor.serving.server import serve
 from predictor.settings import parse
 
-EXIT_NO_MODEL = 2
 logger = logging.getLogger("predictor")
 
 
