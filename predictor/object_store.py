@@ -5,8 +5,8 @@ One client construction for everything that talks to a bucket: training publishi
 (``predictor.batch``). The endpoint comes from ``AWS_ENDPOINT_URL``, or KServe's
 ``S3_ENDPOINT`` (``host:port``) with ``S3_USE_HTTPS`` (``0`` for plain HTTP); credentials and
 region from boto3's usual sources (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``,
-``AWS_DEFAULT_REGION``, a pod identity, ...). Importing this module imports boto3 (about a
-second): callers import it only for ``s3://`` locations.
+``AWS_DEFAULT_REGION``, a pod identity, ...). boto3 takes about a second to import: it is
+imported when the first client is made, not with this module.
 """
 
 from __future__ import annotations
@@ -15,9 +15,6 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlparse
-
-import boto3
-from botocore.config import Config
 
 S3_SCHEME = "s3://"
 S3_MAX_ATTEMPTS = 5
@@ -35,6 +32,9 @@ def s3_endpoint(environ: Mapping[str, str] = os.environ) -> str | None:
 
 def s3_client(endpoint: str | None, max_attempts: int = S3_MAX_ATTEMPTS):
     """A client with bounded retries (exponential backoff) and short timeouts."""
+    import boto3
+    from botocore.config import Config
+
     config = Config(
         retries={"max_attempts": max_attempts, "mode": "standard"},
         connect_timeout=S3_TIMEOUT_SECONDS,
