@@ -27,7 +27,6 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: make ``bench`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.batch_data import write_wdbc_csv
 from bench.machine import machine_info
 from bench.payloads import ensure_model
 from bench.process import ROOT
@@ -171,14 +170,27 @@ def section(runs: list[dict[str, Run]], rows: int, size_mb: float, output_size: 
     ])  # fmt: skip
 
 
+def section_bounds(text: str) -> tuple[int, int] | None:
+    """Where this scenario's section is in a RESULTS.md text (start, end), if it is there."""
+    if HEADING not in text:
+        return None
+    start = text.index(HEADING)
+    following = text.find("\n## ", start + len(HEADING))
+    return start, len(text) if following < 0 else following + 1
+
+
+def current_section(path: Path) -> str | None:
+    """This scenario's section as ``path`` holds it (``bench/report.py`` keeps it)."""
+    text = path.read_text() if path.is_file() else ""
+    bounds = section_bounds(text)
+    return text[bounds[0] : bounds[1]].rstrip() if bounds else None
+
+
 def write_section(path: Path, text: str) -> None:
     """Replace this scenario's section of ``path`` (or add it), leaving the others as they are."""
     current = path.read_text() if path.is_file() else ""
-    if HEADING in current:
-        start = current.index(HEADING)
-        following = current.find("\n## ", start + len(HEADING))
-        end = len(current) if following < 0 else following + 1
-        current = current[:start] + current[end:]
+    if bounds := section_bounds(current):
+        current = current[: bounds[0]] + current[bounds[1] :]
     at = current.find(BEFORE_HEADING)
     at = len(current) if at < 0 else at
     gap = "" if current[:at].endswith("\n\n") or not current[:at] else "\n"
@@ -194,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=BENCH_DIR / "RESULTS.md")
     args = parser.parse_args(argv)
     command = "uv run python bench/batch.py" + (" " + " ".join(argv or sys.argv[1:])).rstrip()
+    from bench.batch_data import write_wdbc_csv  # numpy, Arrow: not for report.py's import
+
     ensure_model(args.model_dir)
     load = f"{os.getloadavg()[0]:.1f}"
     info = machine_info()
