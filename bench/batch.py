@@ -40,9 +40,10 @@ SHARDS = 3
 PANDAS = """
 import json, sys, time
 import pandas
-started = time.perf_counter()
+started, cpu = time.perf_counter(), time.process_time()
 frame = pandas.read_csv(sys.argv[1])
-print(json.dumps({"parse": time.perf_counter() - started, "rows": len(frame)}))
+print(json.dumps({"parse": time.perf_counter() - started, "cpu": time.process_time() - cpu,
+                  "rows": len(frame)}))
 """
 
 
@@ -133,25 +134,25 @@ def section(runs: list[dict[str, Run]], rows: int, size_mb: float, output_size: 
     def median(name: str, field: str) -> float:
         return statistics.median(getattr(run[name], field) for run in runs)
 
-    parse = statistics.median(json.loads(run["pandas"].stdout)["parse"] for run in runs)
+    parsed = [json.loads(run["pandas"].stdout) for run in runs]
+    parse = statistics.median(p["parse"] for p in parsed)
+    parse_cpu = statistics.median(p["cpu"] for p in parsed)
     ratio, rss = median("ours", "wall") / parse, median("ours", "rss_mb")
+
+    def line(what: str, name: str) -> str:
+        wall, cpu = median(name, "wall"), median(name, "cpu")
+        return (f"| {what} | {wall:.2f} | {cpu:.2f} | {median(name, 'rss_mb'):,.0f} | "
+                f"{wall / parse:.2f}x | {cpu / parse_cpu:.2f}x |")  # fmt: skip
+
     table = [
-        "| what | wall s | CPU s | peak RSS MB | wall vs `read_csv` |",
-        "|---|---:|---:|---:|---:|",
-        f"| `pandas.read_csv(path)`: the call alone | {parse:.2f} | | | 1.00x |",
-        f"| pandas: the whole process (import + `read_csv`) | {median('pandas', 'wall'):.2f} | "
-        f"{median('pandas', 'cpu'):.2f} | {median('pandas', 'rss_mb'):,.0f} | "
-        f"{median('pandas', 'wall') / parse:.2f}x |",
-        f"| `python -m predictor.batch`: the whole process | {median('ours', 'wall'):.2f} | "
-        f"{median('ours', 'cpu'):.2f} | {rss:,.0f} | {ratio:.2f}x |",
+        "| what | wall s | CPU s | peak RSS MB | wall vs `read_csv` | CPU vs `read_csv` |",
+        "|---|---:|---:|---:|---:|---:|",
+        f"| `pandas.read_csv(path)`: the call alone | {parse:.2f} | {parse_cpu:.2f} | | 1.00x "
+        f"| 1.00x |",
+        line("pandas: the whole process (import + `read_csv`)", "pandas"),
+        line("`python -m predictor.batch`: the whole process", "ours"),
     ]
-    for shard in range(SHARDS):
-        name = f"shard {shard}"
-        table.append(
-            f"| `--shards {SHARDS} --shard {shard}` | {median(name, 'wall'):.2f} | "
-            f"{median(name, 'cpu'):.2f} | {median(name, 'rss_mb'):,.0f} | "
-            f"{median(name, 'wall') / parse:.2f}x |"
-        )
+    table += [line(f"`--shards {SHARDS} --shard {i}`", f"shard {i}") for i in range(SHARDS)]
     verdict = lambda met: "yes" if met else "**no**"  # noqa: E731
     return "\n".join([
         HEADING, "",
@@ -163,7 +164,8 @@ def section(runs: list[dict[str, Run]], rows: int, size_mb: float, output_size: 
         f"(output {output_size}), and the 3 shards' parts held every row once.", "",
         *table, "",
         f"- Within {MAX_RATIO}x of `pandas.read_csv`'s parse time: {ratio:.2f}x, "
-        f"{verdict(ratio <= MAX_RATIO)}.",
+        f"{verdict(ratio <= MAX_RATIO)} (CPU time, which a busy machine disturbs less: "
+        f"{median('ours', 'cpu') / parse_cpu:.2f}x).",
         f"- Peak RSS at most {MAX_RSS_MB} MB: {rss:,.0f} MB, {verdict(rss <= MAX_RSS_MB)}.",
         "- A shard parses its own third; the later shards also read the bytes before theirs "
         "once, to count rows and track quoting (`predictor/batch/split.py`).", "",
