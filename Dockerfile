@@ -2,6 +2,8 @@
 #   serve (default): docker run -p 8080:8080 -v "$PWD/models:/mnt/models:ro" IMAGE \
 #                      --model_name breast-cancer --model_dir /mnt/models
 #   train:           docker run --entrypoint python IMAGE -m training --output /mnt/models
+#   score a file:    docker run --entrypoint python -v "$PWD/models:/mnt/models:ro" -v "$PWD:/data" \
+#                      IMAGE -m predictor.batch --input /data/cases.csv --output /data/scores.csv
 # The builder and runtime stages must use the same Python image: the venv's interpreter
 # is a symlink to /usr/local/bin/python3.11.
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
@@ -40,8 +42,9 @@ RUN uv sync --frozen --no-dev --no-editable \
     && find "$SITE" -type f -name '*.so*' -not -path '*.libs/*' -exec strip --strip-unneeded {} +
 # The example payloads, so `helm test` sends the same request the tests and README use.
 COPY examples/ examples/
-# Train once and serve the examples once: this writes bytecode for exactly the modules that
-# training and serving import, and fails the build if the image cannot do either. From /tmp,
+# Train once, score the example CSV once and serve the examples once: this writes bytecode for
+# exactly the modules that training, batch scoring and serving import, and fails the build if
+# the image cannot do any of them. From /tmp,
 # so Python imports the installed packages, not the sources in /app; on free ports and under
 # its own model name, as the build may share the host's network. Then remove what of the
 # Kubernetes API client only KServe's control-plane client uses (about 100 MB: the generated
@@ -50,6 +53,8 @@ COPY examples/ examples/
 ENV PATH=/app/.venv/bin:$PATH
 WORKDIR /tmp
 RUN python -m training --output /tmp/warm --model-name warm-up \
+    && python -m predictor.batch --model_dir /tmp/warm --input /app/examples/cases.csv \
+         --output /tmp/warm/scores/cases.csv \
     && free_port() { python -c "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"; } \
     && http_port="$(free_port)" && grpc_port="$(free_port)" \
     && (python -m predictor --model_name warm-up --model_dir /tmp/warm \

@@ -19,6 +19,7 @@ from bench.batch_data import DATE_COLUMN, ID_COLUMN, wdbc_like
 from predictor.batch.__main__ import EXIT_OK, main
 from predictor.batch.outputs import MODEL_VERSION_COLUMN, OUT_OF_RANGE_COLUMN
 from predictor.model import BreastCancerModel
+from tests.support import EXAMPLES_DIR, example_index, load_example
 
 ROWS = 20_000
 PROBABILITY = "probability_malignant"
@@ -191,3 +192,22 @@ def test_three_shards_cover_every_row_once(
 
 def without_probability(row: dict[str, str]) -> dict[str, str]:
     return {key: value for key, value in row.items() if key != PROBABILITY}
+
+
+def test_the_example_csv_scores_as_its_json_twins(
+    trained_dir: Path, tmp_path: Path, model: BreastCancerModel
+) -> None:
+    """examples/cases.csv holds the rows of the example payloads (examples/README.md)."""
+    output = tmp_path / "scores.csv"
+    arguments = ["--input", str(EXAMPLES_DIR / "cases.csv"), "--output", str(output)]
+    assert main(["--model_dir", str(trained_dir), *arguments], {}) == EXIT_OK
+    rows = read_csv(output)
+    batch_labels = next(
+        e["labels"] for e in example_index() if e["file"] == "valid_batch_request.json"
+    )
+    assert [row["label"] for row in rows[:4]] == batch_labels
+    assert [row["out_of_range"] for row in rows] == [""] * 5 + ["mean area"]
+    with pytest.raises(InvalidInput) as refused:
+        model.preprocess(load_example("invalid_type.json"))
+    (error,) = read_csv(tmp_path / "scores.errors.csv")
+    assert error == {"row": "7", "message": str(refused.value).replace("instance 0", "row 7")}
