@@ -1,4 +1,4 @@
-"""``python -m predictor.batch``: score a CSV file with the served model, row by row.
+"""``python -m predictor.batch``: score a CSV (or Parquet) file with the served model.
 
     python -m predictor.batch --model_dir DIR --input PATH --output PATH [--errors PATH]
                               [--shards N --shard I]
@@ -43,7 +43,8 @@ DEFAULT_MODEL_DIR = "/mnt/models"
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
-        description="Score a CSV file (or a shard of it) with the model the predictor serves: "
+        description="Score a CSV or Parquet file (or a shard of it) with the model the "
+        "predictor serves: "
         "same artifact checks, validation rules and scores. Scored rows go to --output, "
         "refused ones to the errors file, each with its row number and the API's message.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
@@ -53,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "or an s3:// prefix of either")  # fmt: skip
     parser.add_argument("--input", required=True,
                         help="CSV file with a header naming the 30 features (any order) and "
-                        "any other columns: a path or s3://bucket/key")  # fmt: skip
+                        "any other columns, or a Parquet file (.parquet, .pq) with those "
+                        "columns: a path or s3://bucket/key")  # fmt: skip
     parser.add_argument("--output", required=True,
                         help="scored rows (CSV); with --shards, a directory or s3:// prefix "
                         "that gets part-NNNNN.csv and part-NNNNN.errors.csv")  # fmt: skip
@@ -61,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="refused rows (CSV: row, message); default: the output's name "
                         "with .errors.csv for .csv")  # fmt: skip
     parser.add_argument("--shards", type=_at_least(1), default=None,
-                        help="split the input into this many byte ranges, one per run")  # fmt: skip
+                        help="split the input into this many parts (CSV: byte ranges; Parquet: "
+                        "row ranges), one per run")  # fmt: skip
     parser.add_argument("--shard", type=_at_least(0), default=None,
                         help=f"which range this run scores, 0-based (default: ${SHARD_ENV}, "
                         "which an Indexed Job sets)")  # fmt: skip

@@ -16,7 +16,8 @@ empty                       ``null``          ``expected a finite number, got nu
 ==========================  ================  ==================================================
 
 A row with more or fewer fields than the header is refused whole (its fields cannot be matched
-to columns): ``row N: expected 33 fields, one per header column, got 32``.
+to columns): ``row N: expected 33 fields, one per header column, got 32``. A Parquet feature
+column may also hold numbers: a null is ``null``, NaN and infinities non-finite numbers.
 """
 
 from __future__ import annotations
@@ -102,12 +103,37 @@ class RowChecker:
         return "; ".join(problems[:MAX_REPORTED_PROBLEMS])
 
 
-def parse_numbers(column: pa.Array) -> tuple[np.ndarray, np.ndarray | None]:
-    """A text column as float64, and which cells did not parse (None: all did; those are NaN).
+def numeric_kind(kind: pa.DataType) -> str | None:
+    """How a feature column of this type is read: "text", "number", "boolean", or None for a
+    type that holds no numbers (a date, a list...)."""
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return "text"
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
+        return "number"
+    if pa.types.is_null(kind):
+        return "number"  # every value null
+    return "boolean" if pa.types.is_boolean(kind) else None
 
-    One vectorised cast does a valid column; a failed one is halved until the cells that do
-    not parse are found, so a few bad cells cost a few dozen small casts, not one per cell.
-    """
+
+def parse_numbers(column: pa.Array) -> tuple[np.ndarray, np.ndarray | None]:
+    """A feature column as float64, and which cells did not parse (None: all did; those are
+    NaN). A null in a typed column did not parse (JSON's ``null``), nor did a boolean (JSON
+    has ``true``, never the number 1)."""
+    kind = numeric_kind(column.type)
+    if kind == "text":
+        return _parse_text(column)
+    if kind == "boolean":
+        return np.full(len(column), np.nan), np.ones(len(column), dtype=bool)
+    # Unsafe: an integer beyond 2**53 rounds, as the API's float() of a JSON integer does.
+    values = pc.cast(column, pa.float64(), safe=False).to_numpy(zero_copy_only=False)
+    nulls = column.is_null().to_numpy(zero_copy_only=False)
+    return values, nulls if nulls.any() else None
+
+
+def _parse_text(column: pa.Array) -> tuple[np.ndarray, np.ndarray | None]:
+    """A text column as float64: one vectorised cast does a valid column; a failed one is
+    halved until the cells that do not parse are found, so a few bad cells cost a few dozen
+    small casts, not one per cell."""
     try:
         return _as_float(column), None
     except pa.ArrowInvalid:

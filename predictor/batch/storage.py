@@ -2,15 +2,11 @@
 
 An output is never visible half-written under its final name. A local file is written to a
 hidden temporary file beside it (``.NAME.<random>.tmp``), flushed to disk and renamed over
-the final name, which is atomic on one filesystem. An ``s3://`` object is uploaded in parts
-of 8 MiB (a multipart upload; one PUT when it is smaller): S3 makes the object exist only
-when the upload completes, all at once, and a failed run aborts the upload, so nothing
-appears. S3 settings are training's (``predictor.object_store``).
+the final name, which is atomic on one filesystem. ``s3://`` objects: ``predictor.batch.s3``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
 import stat
@@ -20,7 +16,6 @@ from typing import BinaryIO
 
 from predictor.object_store import S3_SCHEME
 
-PART_BYTES = 8 << 20
 PART_NAME = "part-{shard:05d}"
 CSV_SUFFIX = ".csv"
 ERRORS_SUFFIX = ".errors.csv"
@@ -57,7 +52,9 @@ def open_input(location: str) -> tuple[BinaryIO, int | None]:
         InputError: It does not exist or cannot be opened (the reason named).
     """
     if is_s3(location):
-        return _S3Input.open(location)
+        from predictor.batch.s3 import S3Input
+
+        return S3Input.open(location)
     try:
         # Not a with block: the caller reads it to the end, then closes it.
         handle = open(location, "rb")  # noqa: SIM115
@@ -67,68 +64,13 @@ def open_input(location: str) -> tuple[BinaryIO, int | None]:
     return handle, status.st_size if stat.S_ISREG(status.st_mode) else None
 
 
-class _S3Input(io.RawIOBase):
-    """An object's body, read once from its first byte; S3 errors become InputError."""
-
-    def __init__(self, location: str, body, endpoint: str | None):
-        super().__init__()
-        self._location, self._body, self._endpoint = location, body, endpoint
-        self._offset = 0
-
-    @classmethod
-    def open(cls, location: str) -> tuple[_S3Input, int]:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        from predictor.object_store import s3_client, s3_endpoint
-
-        endpoint = s3_endpoint()
-        bucket, key = _bucket_key(location, InputError)
-        try:
-            response = s3_client(endpoint).get_object(Bucket=bucket, Key=key)
-        except (BotoCoreError, ClientError) as error:
-            raise InputError(f"cannot read {location} at {_where(endpoint)}: {error}") from None
-        return cls(location, response["Body"], endpoint), int(response["ContentLength"])
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:  # type: ignore[override]
-        from botocore.exceptions import BotoCoreError
-
-        try:
-            data = self._body.read(len(buffer))
-        except (BotoCoreError, OSError) as error:
-            raise InputError(
-                f"lost {self._location} at byte {self._offset} ({_where(self._endpoint)}): {error}"
-            ) from None
-        buffer[: len(data)] = data
-        self._offset += len(data)
-        return len(data)
-
-    def close(self) -> None:
-        self._body.close()
-        super().close()
-
-
-def _where(endpoint: str | None) -> str:
-    return f"endpoint {endpoint or 'AWS default'}"
-
-
-def _bucket_key(location: str, error: type[Exception]) -> tuple[str, str]:
-    from predictor.object_store import parse_s3_uri
-
-    try:
-        bucket, key = parse_s3_uri(location)
-    except ValueError as problem:
-        raise error(str(problem)) from None
-    if not key or key.endswith("/"):
-        raise error(f"{location} names no object (expected s3://bucket/key)")
-    return bucket, key
-
-
 def open_sink(location: str) -> Sink:
     """A sink that publishes ``location`` on :meth:`Sink.commit`, and only then."""
-    return S3Sink(location) if is_s3(location) else LocalSink(Path(location))
+    if is_s3(location):
+        from predictor.batch.s3 import S3Sink
+
+        return S3Sink(location)
+    return LocalSink(Path(location))
 
 
 class Sink(io.RawIOBase):
@@ -182,67 +124,3 @@ class LocalSink(Sink):
     def abort(self) -> None:
         self._file.close()
         self._temporary.unlink(missing_ok=True)
-
-
-class S3Sink(Sink):
-    def __init__(self, location: str):
-        super().__init__()
-        from predictor.object_store import s3_client, s3_endpoint
-
-        self.location = location
-        self._bucket, self._key = _bucket_key(location, OutputError)
-        self._endpoint = s3_endpoint()
-        self._client = s3_client(self._endpoint)
-        self._buffer = bytearray()
-        self._upload_id: str | None = None
-        self._parts: list[dict] = []
-
-    def write(self, data) -> int:  # type: ignore[override]
-        self._buffer += data
-        if len(self._buffer) >= PART_BYTES:
-            self._upload_part()
-        return len(data)
-
-    def _call(self, operation: str, **arguments):
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
-            return getattr(self._client, operation)(Bucket=self._bucket, Key=self._key, **arguments)
-        except (BotoCoreError, ClientError) as error:
-            raise OutputError(
-                f"cannot write {self.location} at {_where(self._endpoint)}: {error}"
-            ) from None
-
-    def _upload_part(self) -> None:
-        if self._upload_id is None:
-            self._upload_id = self._call("create_multipart_upload")["UploadId"]
-        number = len(self._parts) + 1
-        response = self._call(
-            "upload_part", UploadId=self._upload_id, PartNumber=number, Body=bytes(self._buffer)
-        )
-        self._parts.append({"PartNumber": number, "ETag": response["ETag"]})
-        self._buffer.clear()
-
-    def commit(self) -> None:
-        try:
-            if self._upload_id is None:
-                self._call("put_object", Body=bytes(self._buffer))
-                return
-            self._upload_part()
-            self._call(
-                "complete_multipart_upload",
-                UploadId=self._upload_id,
-                MultipartUpload={"Parts": self._parts},
-            )
-        except OutputError:
-            self.abort()
-            raise
-
-    def abort(self) -> None:
-        if self._upload_id is None:
-            return
-        # If even this fails, the upload stays incomplete: invisible, and a bucket lifecycle
-        # rule (AbortIncompleteMultipartUpload) removes it.
-        with contextlib.suppress(OutputError):
-            self._call("abort_multipart_upload", UploadId=self._upload_id)
-        self._upload_id = None

@@ -16,7 +16,7 @@ import pytest
 
 from bench.batch_data import wdbc_like
 from predictor.batch.__main__ import EXIT_IO, EXIT_OK, main
-from predictor.batch.storage import PART_BYTES
+from predictor.batch.s3 import PART_BYTES
 from tests.moto_s3 import MotoS3
 from training.__main__ import main as training_main
 
@@ -141,3 +141,18 @@ def test_the_model_can_come_from_a_bucket(s3, tmp_path: Path, capsys) -> None:
     assert {row["model_version"] for row in pacsv.read_csv(output).to_pylist()} == {version}
     assert main(["--model_dir", "s3://models/nothing-here", *arguments], {}) == 2
     assert "no trained model under s3://models/nothing-here" in capsys.readouterr().err
+
+
+def test_a_parquet_object_is_read_by_ranges(s3, trained_dir: Path, tmp_path: Path) -> None:
+    """Parquet needs random access: the shard's row groups, read with ranged GETs."""
+    import pyarrow.parquet as pq
+
+    pq.write_table(wdbc_like(3_000, seed=6), tmp_path / "cases.parquet", row_group_size=500)
+    s3.upload_file(str(tmp_path / "cases.parquet"), BUCKET, "in/cases.parquet")
+    for where in (f"s3://{BUCKET}/in/cases.parquet", str(tmp_path / "cases.parquet")):
+        name = "remote" if where.startswith("s3://") else "local"
+        arguments = ["--input", where, "--output", str(tmp_path / name), "--shards", "2"]
+        assert main(["--model_dir", str(trained_dir), *arguments, "--shard", "1"], {}) == EXIT_OK
+    remote = (tmp_path / "remote" / "part-00001.csv").read_bytes()
+    assert remote == (tmp_path / "local" / "part-00001.csv").read_bytes()
+    assert remote.count(b"\n") == 1 + 1_500
