@@ -27,6 +27,9 @@ from predictor.ranges import RangeChecker
 
 OUT_OF_RANGE_COLUMN = "out_of_range"
 MODEL_VERSION_COLUMN = "model_version"
+# Where an artifact's conformal prediction set goes when it has the thresholds for one: a
+# column after ``label`` (its name here and in output_schema, its values in Scorer.columns,
+# from the same code the predictor answers with).
 SCORE_COLUMNS = (PROBABILITY_OUTPUT, LABEL_OUTPUT, OUT_OF_RANGE_COLUMN, MODEL_VERSION_COLUMN)
 OUT_OF_RANGE_SEPARATOR = ";"
 ROW_COLUMN = "row"
@@ -56,7 +59,7 @@ class Scorer:
 
     def columns(self, features: np.ndarray) -> list[pa.Array]:
         """The score columns for rows whose features the checker passed, in SCORE_COLUMNS
-        order. (An artifact with conformal thresholds would add its prediction set here.)"""
+        order."""
         artifact = self.artifact
         count = features.shape[0]
         probabilities = artifact.scorer.probability_malignant(features)

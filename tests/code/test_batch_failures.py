@@ -192,3 +192,14 @@ def test_sigterm_stops_the_run_and_leaves_no_output(trained_dir: Path, tmp_path:
     assert process.returncode == EXIT_TERMINATED, stderr
     assert "terminated; no output written" in stderr
     assert leftovers(output.parent) == []
+
+
+def test_an_output_that_is_a_directory_is_refused_before_reading(
+    trained_dir: Path, tmp_path: Path
+) -> None:
+    (source := tmp_path / "in.csv").write_text(csv_text(5))
+    (taken := tmp_path / "scores.csv").mkdir()
+    code, stderr = run(trained_dir, source, taken)
+    assert code == EXIT_IO
+    assert f"cannot write {taken}: it is a directory" in stderr
+    assert leftovers(tmp_path) == ["in.csv", "scores.csv"]
