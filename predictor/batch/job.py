@@ -63,16 +63,19 @@ def score_file(options: BatchOptions, artifact: Artifact) -> Summary:
     source = open_source(options.input, options.shards, options.shard)
     try:
         layout = Layout(source.schema, artifact, options.input)
-        output, errors = open_sink(options.output), open_sink(options.errors)
+        sinks = []
         try:
+            sinks = [open_sink(options.output)]
+            sinks.append(open_sink(options.errors))
+            output, errors = sinks
             scorer = Scorer(artifact, options.range_margin)
             progress = Progress(options.progress_seconds, started)
             counts = _score(source, layout, scorer, output, errors, progress)
             errors.commit()  # the output appears last: its presence means the run completed
             output.commit()
         except BaseException:
-            output.abort()
-            errors.abort()
+            for sink in sinks:
+                sink.abort()
             raise
     finally:
         source.close()

@@ -203,3 +203,13 @@ def test_an_output_that_is_a_directory_is_refused_before_reading(
     assert code == EXIT_IO
     assert f"cannot write {taken}: it is a directory" in stderr
     assert leftovers(tmp_path) == ["in.csv", "scores.csv"]
+
+
+def test_an_errors_file_that_cannot_be_written_leaves_no_output(
+    trained_dir: Path, tmp_path: Path
+) -> None:
+    (source := tmp_path / "in.csv").write_text(csv_text(5))
+    (tmp_path / "scores.errors.csv").mkdir()
+    code, stderr = run(trained_dir, source, tmp_path / "scores.csv")
+    assert code == EXIT_IO and "scores.errors.csv: it is a directory" in stderr
+    assert leftovers(tmp_path) == ["in.csv", "scores.errors.csv"]
