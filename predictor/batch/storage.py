@@ -95,8 +95,7 @@ class LocalSink(Sink):
         self._path = path
         self._temporary = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.tmp"
         if path.is_dir():
-            raise OutputError(f"cannot write {path}: it is a directory (without --shards, "
-                              f"--output names a file)")  # fmt: skip
+            raise OutputError(f"cannot write {path}: it is a directory (a file is needed)")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._file = open(self._temporary, "wb")  # noqa: SIM115 (closed by commit or abort)
