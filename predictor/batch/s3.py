@@ -98,6 +98,7 @@ class S3Sink(Sink):
         self._buffer = bytearray()
         self._upload_id: str | None = None
         self._parts: list[dict] = []
+        self._committed = False
 
     def write(self, data) -> int:  # type: ignore[override]
         self._buffer += data
@@ -129,24 +130,27 @@ class S3Sink(Sink):
         try:
             if self._upload_id is None:
                 self._call("put_object", Body=bytes(self._buffer))
-                return
-            self._upload_part()
-            self._call(
-                "complete_multipart_upload",
-                UploadId=self._upload_id,
-                MultipartUpload={"Parts": self._parts},
-            )
+            else:
+                self._upload_part()
+                self._call(
+                    "complete_multipart_upload",
+                    UploadId=self._upload_id,
+                    MultipartUpload={"Parts": self._parts},
+                )
+                self._upload_id = None
         except OutputError:
             self.abort()
             raise
+        self._committed = True
 
     def abort(self) -> None:
-        if self._upload_id is None:
-            return
-        # If even this fails, the upload stays incomplete: invisible, and a bucket lifecycle
-        # rule (AbortIncompleteMultipartUpload) removes it.
+        # If this fails too, an upload stays incomplete: invisible, and a bucket lifecycle rule
+        # (AbortIncompleteMultipartUpload) removes it.
         with contextlib.suppress(OutputError):
-            self._call("abort_multipart_upload", UploadId=self._upload_id)
+            if self._committed:
+                self._call("delete_object")
+            elif self._upload_id is not None:
+                self._call("abort_multipart_upload", UploadId=self._upload_id)
         self._upload_id = None
 
 

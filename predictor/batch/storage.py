@@ -7,6 +7,7 @@ the final name, which is atomic on one filesystem. ``s3://`` objects: ``predicto
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import stat
@@ -85,7 +86,8 @@ class Sink(io.RawIOBase):
         raise NotImplementedError
 
     def abort(self) -> None:
-        """Forget what was written (after a failure); never raises."""
+        """Forget what was written after a failure, even once committed (the errors file
+        when the output then fails: neither stays); never raises."""
 
 
 class LocalSink(Sink):
@@ -94,6 +96,7 @@ class LocalSink(Sink):
         self.location = str(path)
         self._path = path
         self._temporary = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.tmp"
+        self._committed = False
         if path.is_dir():
             raise OutputError(f"cannot write {path}: it is a directory (a file is needed)")
         try:
@@ -114,6 +117,7 @@ class LocalSink(Sink):
             os.fsync(self._file.fileno())
             self._file.close()
             os.replace(self._temporary, self._path)
+            self._committed = True
             directory = os.open(self._path.parent, os.O_RDONLY)
             try:
                 os.fsync(directory)
@@ -125,4 +129,5 @@ class LocalSink(Sink):
 
     def abort(self) -> None:
         self._file.close()
-        self._temporary.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            (self._path if self._committed else self._temporary).unlink(missing_ok=True)

@@ -213,3 +213,35 @@ def test_an_errors_file_that_cannot_be_written_leaves_no_output(
     code, stderr = run(trained_dir, source, tmp_path / "scores.csv")
     assert code == EXIT_IO and "scores.errors.csv: it is a directory" in stderr
     assert leftovers(tmp_path) == ["in.csv", "scores.errors.csv"]
+
+
+def test_an_output_failing_at_its_rename_takes_the_errors_file_with_it(
+    trained_dir: Path, tmp_path: Path
+) -> None:
+    """The errors file is published first; when the output then cannot be, neither stays."""
+    fifo = tmp_path / "in.csv"
+    os.mkfifo(fifo)
+    output = tmp_path / "out" / "scores.csv"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "predictor.batch", "--model_dir", str(trained_dir),
+         "--input", str(fifo), "--output", str(output)],
+        cwd=ROOT, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    lines = csv_text(50).splitlines(keepends=True)
+    lines[3] = lines[3].replace(",", ",x", 1)  # one refused row: the errors file has content
+    try:
+        with open(fifo, "w") as writer:
+            writer.write("".join(lines[:20]))
+            writer.flush()
+            deadline = time.monotonic() + 60
+            while len(list(output.parent.glob(".*.tmp"))) < 2:
+                assert time.monotonic() < deadline, "the outputs were never opened"
+                time.sleep(0.05)
+            output.mkdir()  # taken by something else meanwhile: the rename will fail
+            writer.write("".join(lines[20:]))
+        stderr = process.communicate(timeout=60)[1]
+    finally:
+        process.kill()
+    assert process.returncode == EXIT_IO, stderr
+    assert f"cannot write {output}" in stderr
+    assert leftovers(output.parent) == ["scores.csv"]  # the directory made above, nothing else
