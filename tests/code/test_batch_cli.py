@@ -211,3 +211,21 @@ def test_the_example_csv_scores_as_its_json_twins(
         model.preprocess(load_example("invalid_type.json"))
     (error,) = read_csv(tmp_path / "scores.errors.csv")
     assert error == {"row": "7", "message": str(refused.value).replace("instance 0", "row 7")}
+
+
+def test_the_batch_cli_imports_no_server_and_no_heavy_library() -> None:
+    """Start-up is part of every shard's cost: no KServe, FastAPI, scikit-learn, pandas or
+    boto3 (imported only for an s3:// location) for a linear model on a local file."""
+    import subprocess
+    import sys
+
+    from tests.support import ROOT
+
+    code = (
+        "import sys, predictor.batch.__main__, predictor.batch.job, predictor.batch.csv_source;"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'kserve', 'fastapi', 'uvicorn', 'sklearn', 'pandas', 'boto3', 'botocore'}))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120, check=True)  # fmt: skip
+    assert done.stdout.strip() == "[]"
