@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from predictor.artifact import EXIT_NO_MODEL, ArtifactError
+from predictor.batch.arrow import convert_without_pandas
 from predictor.batch.job import BatchOptions, Summary, report, score_file
 from predictor.batch.storage import (
     InputError,
@@ -169,6 +170,7 @@ def _terminate(signum, frame) -> None:
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] = os.environ) -> int:
     model_dir, options = parse(argv, environ)
+    convert_without_pandas()
     try:
         artifact = load_model(model_dir)
     except ArtifactError as error:

@@ -213,19 +213,25 @@ def test_the_example_csv_scores_as_its_json_twins(
     assert error == {"row": "7", "message": str(refused.value).replace("instance 0", "row 7")}
 
 
-def test_the_batch_cli_imports_no_server_and_no_heavy_library() -> None:
-    """Start-up is part of every shard's cost: no KServe, FastAPI, scikit-learn, pandas or
-    boto3 (imported only for an s3:// location) for a linear model on a local file."""
+def test_a_run_imports_no_server_and_no_heavy_library(trained_dir: Path, tmp_path: Path) -> None:
+    """Start-up is part of every shard's cost: a run on a local file with a linear model
+    imports no KServe, FastAPI, scikit-learn, pandas (see predictor/batch/arrow.py) or boto3
+    (imported for s3:// locations only)."""
     import subprocess
     import sys
 
     from tests.support import ROOT
 
+    arguments = ["--model_dir", str(trained_dir), "--input", str(EXAMPLES_DIR / "cases.csv"),
+                 "--output", str(tmp_path / "scores.csv")]  # fmt: skip
     code = (
-        "import sys, predictor.batch.__main__, predictor.batch.job, predictor.batch.csv_source;"
+        "import sys\n"
+        "from predictor.batch.__main__ import main\n"
+        f"assert main({arguments!r}, {{}}) == 0\n"
         "print(sorted({m.split('.')[0] for m in sys.modules} & "
         "{'kserve', 'fastapi', 'uvicorn', 'sklearn', 'pandas', 'boto3', 'botocore'}))"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120, check=True)  # fmt: skip
+                          text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
