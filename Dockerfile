@@ -7,6 +7,10 @@
 #                                 --entrypoint python IMAGE -m training --output /out
 #     (a volume the container's user can write: without one the model is lost with the
 #     container, and the image's own paths are read-only for UID 1000)
+#   score a file:               docker run --rm --user "$(id -u):$(id -g)" -v "$PWD:/data" \
+#                                 --entrypoint python IMAGE -m predictor.batch \
+#                                 --model_dir /app/reference-model \
+#                                 --input /data/cases.csv --output /data/scores.csv
 # Kubernetes (the chart, k8s/manifests) always passes --model_dir /mnt/models: a pod without
 # its trained model never becomes ready, whatever the image carries.
 # The builder and runtime stages must use the same Python image: the venv's interpreter
@@ -47,8 +51,9 @@ RUN uv sync --frozen --no-dev --no-editable \
     && find "$SITE" -type f -name '*.so*' -not -path '*.libs/*' -exec strip --strip-unneeded {} +
 # The example payloads, so `helm test` sends the same request the tests and README use.
 COPY examples/ examples/
-# Train once and serve the examples once: this writes bytecode for exactly the modules that
-# training and serving import, and fails the build if the image cannot do either. From /tmp,
+# Train once, score the example CSV once and serve the examples once: this writes bytecode for
+# exactly the modules that training, batch scoring and serving import, and fails the build if
+# the image cannot do any of them. From /tmp,
 # so Python imports the installed packages, not the sources in /app; on free ports and under
 # its own model name, as the build may share the host's network. Then remove what of the
 # Kubernetes API client only KServe's control-plane client uses (about 100 MB: the generated
@@ -57,6 +62,8 @@ COPY examples/ examples/
 ENV PATH=/app/.venv/bin:$PATH
 WORKDIR /tmp
 RUN python -m training --output /app/reference-model --version reference --no-plots \
+    && python -m predictor.batch --model_dir /app/reference-model \
+         --input /app/examples/cases.csv --output /tmp/warm-scores/cases.csv \
     && free_port() { python -c "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"; } \
     && http_port="$(free_port)" && grpc_port="$(free_port)" \
     && (python -m predictor --model_name warm-up --model_dir /app/reference-model \

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bench.batch import current_section as batch_section
 from bench.repeats import Results
 from bench.scenarios import Plan
 from bench.servers import BENCH_DIR, LOAD_CPUS, SERVER_CPUS, SERVERS, ours
@@ -76,6 +77,7 @@ def report(
         *startup(results, names),
         *workers(results, names),
         *targets(results, names),
+        *batch(),
         *profile(),
     ]
     return "\n".join(lines) + "\n"
@@ -186,6 +188,12 @@ def targets(results: Results, names: list[str]) -> list[str]:
     for target, name, measured, met in target_rows(results, names):
         lines.append(f"| {target} | {name} | {measured} | {'yes' if met else '**no**'} |")
     return [*lines, ""]
+
+
+def batch() -> list[str]:
+    """The batch scenario's section (``bench/batch.py`` writes it): kept as it is."""
+    section = batch_section(BENCH_DIR / "RESULTS.md")
+    return [section, ""] if section else []
 
 
 def profile() -> list[str]:

@@ -116,11 +116,14 @@ pod_spec() {
       volumes: [{name: "tmp", emptyDir: {}}, {name: "loadgen", configMap: {name: "e2e-loadgen"}}]}}'
 }
 
-# run_pod NAME PYTHON_CODE [LABELS_JSON]: run the code in a pod inside the cluster, print its
-# output.
+# run_pod NAME PYTHON_CODE [LABELS_JSON] [CLAIM]: run the code in a pod inside the cluster
+# (with the PersistentVolumeClaim CLAIM mounted at /data, if given), print its output.
 run_pod() {
   kubectl -n "$NAMESPACE" delete pod "$1" --ignore-not-found --wait >/dev/null
   pod_spec "$1" "$(jq -nc --arg code "$2" '["python", "-c", $code]')" "${3:-}" |
+    jq --arg claim "${4:-}" 'if $claim == "" then . else
+      .spec.volumes += [{name: "data", persistentVolumeClaim: {claimName: $claim}}]
+      | .spec.containers[0].volumeMounts += [{name: "data", mountPath: "/data"}] end' |
     kubectl -n "$NAMESPACE" apply -f - >/dev/null
   kubectl -n "$NAMESPACE" wait "pod/$1" --timeout=180s \
     --for=jsonpath='{.status.phase}'=Succeeded >/dev/null || {
@@ -774,6 +777,130 @@ print(s3.list_objects_v2(Bucket='models', Prefix='breast-cancer/')['KeyCount'])"
     "$host_ip:$port); storage-initializer $init; Ready; POST -> $(cut -c 1-3 <<<"$(tail -n 1 <<<"$output")")"
 }
 
+# Python for a pod with the batch claim at /data: the CSV check_batch scores, 3,000 rows of the
+# bundled data (an id, the features in reverse order, a note), then a string and a short row.
+batch_input_py() {
+  cat <<'PYTHON'
+import csv, os, random
+from sklearn.datasets import load_breast_cancer
+data = load_breast_cancer()
+names = [str(n) for n in data.feature_names][::-1]
+rng = random.Random(7)
+os.makedirs('/data/in', exist_ok=True)
+with open('/data/in/cases.csv', 'w', newline='') as handle:
+    out = csv.writer(handle)
+    out.writerow(['case_id', *names, 'note'])
+    for i in range(3000):
+        values = [repr(float(v) * rng.uniform(0.98, 1.02)) for v in data.data[i % 569][::-1]]
+        out.writerow([f'{i:06d}', *values, 'first, quoted' if i == 0 else ''])
+    first = [repr(float(v)) for v in data.data[0][::-1]]
+    out.writerow(['bad-string', 'large', *first[1:], ''])
+    out.writerow(['bad-short', *first])
+print('wrote 3,002 rows to /data/in/cases.csv')
+PYTHON
+}
+
+# Python for a pod with the batch claim at /data: the parts hold every row of the input once,
+# in order, the two bad rows are refused with the API's message, and a sample of 50 rows
+# scores as the online API at URL ($1) answers. Prints a JSON summary.
+batch_check_py() {
+  cat <<PYTHON
+import csv, glob, json, urllib.error, urllib.request
+URL = '$1'
+def post(instances):
+    body = json.dumps({'instances': instances}).encode()
+    request = urllib.request.Request(URL, body, {'Content-Type': 'application/json'})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error)
+rows = list(csv.DictReader(open('/data/in/cases.csv')))
+names = [key for key in rows[0] if key not in ('case_id', 'note')]
+scores = sorted(glob.glob('/data/scores/part-*[0-9].csv'))
+errors = sorted(glob.glob('/data/scores/part-*.errors.csv'))
+assert len(scores) == len(errors) == 3, (scores, errors)
+parts = [list(csv.DictReader(open(path))) for path in scores]
+assert all(parts), 'a shard scored no row'
+scored = [row for part in parts for row in part]
+refused = [row for path in errors for row in csv.DictReader(open(path))]
+assert [row['case_id'] for row in scored] == [row['case_id'] for row in rows[:3000]]
+assert [int(row['row']) for row in refused] == [3001, 3002], refused
+assert scored[0]['note'] == 'first, quoted'
+sample = rows[:3000:60]
+status, answer = post([{name: float(row[name]) for name in names} for row in sample])
+assert status == 200, answer
+worst = 0.0
+for row, prediction in zip(sample, answer['predictions']):
+    mine = scored[int(row['case_id'])]
+    worst = max(worst, abs(float(mine['probability_malignant']) - prediction['probability_malignant']))
+    assert mine['label'] == prediction['label'], (mine, prediction)
+    assert mine['out_of_range'] == ';'.join(w['feature'] for w in prediction['warnings'])
+    assert mine['model_version'] == answer['model_version']
+assert worst <= 1e-9, worst
+bad = rows[3000]
+status, refusal = post([{name: bad[name] if name == names[0] else float(bad[name]) for name in names}])
+assert status == 400 and refused[0]['message'] == refusal['error'].replace('instance 0', 'row 3001'), (refused[0], refusal)
+assert refused[1]['message'] == 'row 3002: expected 32 fields, one per header column, got 31'
+print(json.dumps({'scored': len(scored), 'per_shard': [len(part) for part in parts],
+                  'refused': len(refused), 'sample': len(sample), 'max_diff': worst,
+                  'version': answer['model_version']}))
+PYTHON
+}
+
+# The batch Job: a CSV on a claim of its own, scored by a 3-shard Indexed Job on the model
+# claim (read-only) with the served model; the union of the parts checked row by row and a
+# sample against the online API, from a pod in the cluster.
+check_batch() {
+  local claim=e2e-batch-data job spec wrote summary selector
+  selector="app.kubernetes.io/instance=$RELEASE,app.kubernetes.io/component=batch"
+  kubectl -n "$NAMESPACE" apply -f - >&2 <<YAML
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: $claim
+spec:
+  accessModes: [ReadWriteOnce]
+  resources:
+    requests:
+      storage: 256Mi
+YAML
+  wrote="$(run_pod e2e-batch-input "$(batch_input_py)" "" "$claim" | tail -n 1)"
+  helm upgrade "$RELEASE" "$CHART" --namespace "$NAMESPACE" --reuse-values \
+    --set training.skipIfPresent=true --set batch.enabled=true --set "batch.dataClaim=$claim" \
+    --set batch.input=in/cases.csv --set batch.output=scores --set batch.shards=3 \
+    --set batch.parallelism=3 --wait --timeout "$HELM_TIMEOUT" >&2
+  job="$(kubectl -n "$NAMESPACE" get jobs -l "$selector" -o jsonpath='{.items[0].metadata.name}')"
+  kubectl -n "$NAMESPACE" wait --for=condition=complete "job/$job" --timeout=600s >&2 || {
+    kubectl -n "$NAMESPACE" logs -l "job-name=$job" --prefix --tail=20 >&2 || true
+    return 1
+  }
+  kubectl -n "$NAMESPACE" logs -l "job-name=$job" --prefix >"$LOG_DIR/batch.log"
+  [[ "$(grep -c 'done: ' "$LOG_DIR/batch.log")" == 3 ]]
+  spec="$(kubectl -n "$NAMESPACE" get job "$job" -o json)"
+  jq -e --arg image "$IMAGE" --arg version "$(served_version)" '
+    .spec.template.spec as $pod | $pod.containers[0] as $c
+    | .spec.completionMode == "Indexed" and .spec.completions == 3 and .status.succeeded == 3
+    and $c.image == $image and $c.securityContext.readOnlyRootFilesystem == true
+    and $c.securityContext.runAsNonRoot == true
+    and ($c.args | index("--model_dir")) as $i | $c.args[$i + 1] == "/mnt/models/\($version)"
+    and ($c.volumeMounts[] | select(.mountPath == "/mnt/models") | .readOnly) == true' \
+    <<<"$spec" >/dev/null || {
+    echo "job $job is not the chart's 3-shard Indexed Job on the served model" >&2
+    return 1
+  }
+  summary="$(run_pod e2e-batch-check "$(batch_check_py "$PREDICT_URL")" "" "$claim" | tail -n 1)"
+  echo "$summary" >&2
+  helm upgrade "$RELEASE" "$CHART" --namespace "$NAMESPACE" --reuse-values \
+    --set batch.enabled=false --wait --timeout "$HELM_TIMEOUT" >&2
+  kubectl -n "$NAMESPACE" delete pvc "$claim" --wait=false >&2
+  detail "$wrote; Indexed Job $job: 3/3 shards on the model claim read-only, model" \
+    "$(jq -r .version <<<"$summary"); parts: $(jq -c .per_shard <<<"$summary") scored +" \
+    "$(jq -r .refused <<<"$summary") refused = every row once, in order; the refused one's" \
+    "message is the API's; $(jq -r .sample <<<"$summary") sampled rows as the online API" \
+    "answers (max |dp| $(jq -r .max_diff <<<"$summary"))"
+}
+
 check_uninstall() {
   helm uninstall "$RELEASE" --namespace "$NAMESPACE" --wait >&2
   kubectl -n "$NAMESPACE" wait --for=delete "deployment/$PREDICTOR" --timeout=120s >&2 || true
@@ -885,6 +1012,7 @@ main() {
   check network-policy check_network_policy || true
   check metrics-two-workers check_metrics_two_workers || true
   check s3 check_s3 || true
+  check batch check_batch || true
   check uninstall-keeps-pvc check_uninstall || true
   check plain-manifests check_plain_manifests || true
   if [[ $CHECKS_PASSED -eq $CHECKS_RUN ]]; then

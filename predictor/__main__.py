@@ -16,12 +16,11 @@ if __name__ == "__main__":
 import logging
 
 from predictor import cli
-from predictor.artifact import ArtifactError
+from predictor.artifact import EXIT_NO_MODEL, ArtifactError
 from predictor.model import BreastCancerModel
 from predictor.serving.logs import configure_logging
 from predictor.serving.server import serve
 
-EXIT_NO_MODEL = 2
 logger = logging.getLogger("predictor")
 
 

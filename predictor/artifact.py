@@ -45,6 +45,11 @@ CLASS_LABELS = (NEGATIVE_LABEL, POSITIVE_LABEL)
 RETRAIN = "retrain the model"
 
 
+# Exit code of a command that refuses to start without a usable artifact (``python -m
+# predictor``, ``python -m predictor.batch``), as argparse exits 2 on a bad flag.
+EXIT_NO_MODEL = 2
+
+
 class ArtifactError(Exception):
     """The artifact is missing, incomplete or fails its integrity check; never serve it."""
 

@@ -1,12 +1,20 @@
-"""How a rejected value is named to the client: as it was written in JSON, not as Python."""
+"""How a rejected instance is named to the client: which one, which feature, what was expected,
+and what arrived, as it was written in JSON (not as Python).
+
+``where`` names the instance in the caller's terms: ``instance 3`` for a request (the API),
+``row 17`` for a file (``predictor.batch``), so both say the same thing the same way.
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
 
+# At most this many problems are named in one answer (the rest would only repeat the kind).
+MAX_REPORTED_PROBLEMS = 5
 JSON_TYPE_NAMES = {
     type(None): "null",
     bool: "a boolean",
@@ -55,3 +63,34 @@ def shorten(names: list[str]) -> str:
     """The first three names, and how many more."""
     shown = ", ".join(repr(n) for n in names[:3])
     return shown + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+
+def instance_problems(where: str, instance: Any, feature_names: Sequence[str]) -> list[str]:
+    """Every problem of one instance: a list in feature order, or an object by feature name.
+
+    Empty when the instance is a valid one (its values finite numbers, its features complete).
+    """
+    count = len(feature_names)
+    if isinstance(instance, list):
+        if len(instance) != count:
+            return [
+                f"{where}: expected {count} values in feature order "
+                f"({feature_names[0]!r} ... {feature_names[-1]!r}), got {len(instance)}"
+            ]
+        named = zip(feature_names, instance, strict=True)
+        return [p for name, value in named if (p := value_problem(where, name, value))]
+    if isinstance(instance, dict):
+        missing = [name for name in feature_names if name not in instance]
+        known = set(feature_names)
+        unknown = [key for key in instance if key not in known]
+        problems = []
+        if missing:
+            problems.append(f"{where}: missing feature(s) {shorten(missing)}")
+        if unknown:
+            problems.append(f"{where}: unknown feature(s) {shorten(unknown)}")
+        present = [(name, instance[name]) for name in feature_names if name in instance]
+        return problems + [p for name, value in present if (p := value_problem(where, name, value))]
+    return [
+        f"{where}: expected a list of {count} numbers or an object mapping the "
+        f"{count} feature names to numbers, got {json_type(instance)}"
+    ]

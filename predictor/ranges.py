@@ -31,10 +31,18 @@ class RangeChecker:
         """
         return not (any(map(lt, values, self._low_list)) or any(map(gt, values, self._high_list)))
 
+    def outside(self, features: np.ndarray) -> np.ndarray | None:
+        """Which values are out of range (a boolean matrix), or None when none is.
+
+        Counts nothing: :meth:`warnings` adds the metrics; the batch CLI needs none.
+        """
+        outside = (features < self.low) | (features > self.high)
+        return outside if outside.any() else None
+
     def warnings(self, features: np.ndarray) -> list[list[dict]] | None:
         """Per-instance warnings, or None when every value is in range (the common case)."""
-        outside = (features < self.low) | (features > self.high)
-        if not outside.any():
+        outside = self.outside(features)
+        if outside is None:
             return None
         per_feature = outside.sum(axis=0)
         record_out_of_range(

@@ -12,11 +12,17 @@ from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse, RequestedOutput
 
 from predictor.artifact import NEGATIVE_LABEL, POSITIVE_LABEL
+from predictor.labels import (
+    LABEL_OUTPUT,
+    PROBABILITY_OUTPUT,
+    SMALL_BATCH,
+    Probabilities,
+    as_list,
+    decide_labels,
+)
 from predictor.prediction_sets import PREDICTION_SET, SETS, PredictionSets
 from predictor.validation import json_type
 
-PROBABILITY_OUTPUT = "probability_malignant"
-LABEL_OUTPUT = "label"
 V2_OUTPUTS = (PROBABILITY_OUTPUT, LABEL_OUTPUT)
 # The Open Inference Protocol's binary tensor extension (REST): all outputs, or one output.
 BINARY_ALL_OUTPUTS = "binary_data_output"
@@ -41,28 +47,6 @@ _SET_TAILS = np.array(
     [b"," + orjson.dumps({PREDICTION_SET: labels, "warnings": []})[1:] for labels in SETS],
     dtype=object,
 )
-
-
-# Indexed by (probability >= threshold): an object array hands back the same str objects.
-_LABELS = np.array([NEGATIVE_LABEL, POSITIVE_LABEL], dtype=object)
-# Up to this many predictions a Python comprehension beats numpy's per-call overhead.
-SMALL_BATCH = 16
-# One instance's probability is a Python list of one float (no array was worth building).
-Probabilities = np.ndarray | list[float]
-
-
-def as_list(probabilities: Probabilities) -> list[float]:
-    return probabilities if type(probabilities) is list else probabilities.tolist()
-
-
-def decide_labels(probabilities: Probabilities, threshold: float) -> list[str]:
-    """Malignant when the probability reaches the artifact's threshold."""
-    if len(probabilities) <= SMALL_BATCH:
-        return [
-            POSITIVE_LABEL if probability >= threshold else NEGATIVE_LABEL
-            for probability in as_list(probabilities)
-        ]
-    return _LABELS[(probabilities >= threshold).view(np.uint8)].tolist()
 
 
 def v1_body(

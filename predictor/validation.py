@@ -20,15 +20,23 @@ import orjson
 from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferRequest
 
-from predictor.problems import describe, is_finite_number, json_type, shorten, value_problem
+from predictor.problems import (
+    MAX_REPORTED_PROBLEMS,
+    describe,
+    instance_problems,
+    is_finite_number,
+    json_type,
+)
 
 INSTANCES_KEY = "instances"
 EMPTY_BODY = 'request body is empty; send a JSON object {"instances": [...]}'
 NUMBER_TYPES = frozenset({int, float})
 FLOAT_ONLY = {float}
-V2_DATATYPES, MAX_REPORTED_PROBLEMS = ("FP32", "FP64"), 5
-PACKED_MIN_ROWS = 5  # below this many instances the per-value type check is the cheaper one
-# More than 1 in this many cells equal to 0 or 1: one-by-one checks cost more than per-value.
+V2_DATATYPES = ("FP32", "FP64")
+# Below this many instances the per-value type check is the cheaper one.
+PACKED_MIN_ROWS = 5
+# More than 1 in this many cells equal to 0 or 1: checking them one by one costs more than
+# the per-value type check.
 MAX_ZERO_ONE_SHARE = 16
 
 
@@ -39,7 +47,6 @@ class FeatureValidator:
         self.feature_names = list(feature_names)
         self.n_features = len(feature_names)
         self.max_instances = max_instances
-        self._feature_set = frozenset(feature_names)
         self._by_name = itemgetter(*feature_names)
 
     # ---- V1 -------------------------------------------------------------------------------
@@ -160,41 +167,13 @@ class FeatureValidator:
         """Slow path: name the first problems, or build the matrix from mixed kinds."""
         problems: list[str] = []
         for index, instance in enumerate(instances):
-            problems += self._instance_problems(index, instance)
+            problems += instance_problems(f"instance {index}", instance, self.feature_names)
             if len(problems) >= MAX_REPORTED_PROBLEMS:
                 break
         if problems:
             raise InvalidInput("; ".join(problems[:MAX_REPORTED_PROBLEMS]))
         rows = [self._by_name(i) if isinstance(i, dict) else i for i in instances]
         return np.array(rows, dtype=np.float64)
-
-    def _instance_problems(self, index: int, instance: Any) -> list[str]:
-        where = f"instance {index}"
-        if isinstance(instance, list):
-            if len(instance) != self.n_features:
-                return [
-                    f"{where}: expected {self.n_features} values in feature order "
-                    f"({self.feature_names[0]!r} ... {self.feature_names[-1]!r}), "
-                    f"got {len(instance)}"
-                ]
-            named = zip(self.feature_names, instance, strict=True)
-            return [p for name, value in named if (p := value_problem(where, name, value))]
-        if isinstance(instance, dict):
-            missing = [name for name in self.feature_names if name not in instance]
-            unknown = [key for key in instance if key not in self._feature_set]
-            problems = []
-            if missing:
-                problems.append(f"{where}: missing feature(s) {shorten(missing)}")
-            if unknown:
-                problems.append(f"{where}: unknown feature(s) {shorten(unknown)}")
-            present = [(name, instance[name]) for name in self.feature_names if name in instance]
-            return problems + [
-                p for name, value in present if (p := value_problem(where, name, value))
-            ]
-        return [
-            f"{where}: expected a list of {self.n_features} numbers or an object mapping the "
-            f"{self.n_features} feature names to numbers, got {json_type(instance)}"
-        ]
 
     # ---- V2 (REST and gRPC) ----------------------------------------------------------------
 

@@ -6,23 +6,18 @@ version (``SHA256SUMS`` last among them), so a reader never follows it to an inc
 
 from __future__ import annotations
 
-import os
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from predictor.artifact import LATEST_FILENAME
+from predictor.object_store import S3_MAX_ATTEMPTS as S3_MAX_ATTEMPTS
+from predictor.object_store import parse_s3_uri, s3_client, s3_endpoint
 from training.storage import StorageError, local_artifact_is_valid
-
-S3_MAX_ATTEMPTS = 5
-S3_TIMEOUT_SECONDS = 10
 
 
 @dataclass(frozen=True)
@@ -59,32 +54,14 @@ class S3Location:
 
     @classmethod
     def parse(cls, uri: str) -> S3Location:
-        parsed = urlparse(uri)
-        if parsed.scheme != "s3" or not parsed.netloc:
-            raise StorageError(f"{uri!r} is not an s3://bucket/prefix URI")
-        return cls(parsed.netloc, parsed.path.strip("/"))
+        try:
+            bucket, key = parse_s3_uri(uri)
+        except ValueError as error:
+            raise StorageError(str(error)) from None
+        return cls(bucket, key.strip("/"))
 
     def key(self, *parts: str) -> str:
         return "/".join(p for p in (self.prefix, *parts) if p)
-
-
-def s3_endpoint(environ: Mapping[str, str] = os.environ) -> str | None:
-    """The endpoint from ``AWS_ENDPOINT_URL`` or KServe's ``S3_ENDPOINT`` (+ ``S3_USE_HTTPS``)."""
-    endpoint = environ.get("AWS_ENDPOINT_URL") or environ.get("S3_ENDPOINT")
-    if endpoint and "://" not in endpoint:
-        scheme = "http" if environ.get("S3_USE_HTTPS", "1") == "0" else "https"
-        endpoint = f"{scheme}://{endpoint}"
-    return endpoint or None
-
-
-def s3_client(endpoint: str | None, max_attempts: int = S3_MAX_ATTEMPTS):
-    """A client with bounded retries (exponential backoff) and short timeouts."""
-    config = Config(
-        retries={"max_attempts": max_attempts, "mode": "standard"},
-        connect_timeout=S3_TIMEOUT_SECONDS,
-        read_timeout=S3_TIMEOUT_SECONDS,
-    )
-    return boto3.client("s3", endpoint_url=endpoint, config=config)
 
 
 def check_s3_reachable(uri: str, client, endpoint: str | None) -> None:

@@ -26,6 +26,15 @@ S3_VALUES = {
     "secretName": "s3-credentials",
 }
 
+BATCH_VALUES = {
+    "enabled": True,
+    "input": "in/cases.csv",
+    "output": "scores/run-1",
+    "dataClaim": "batch-data",
+    "shards": 4,
+    "parallelism": 2,
+}
+
 # Value sets every render-level test runs against (name -> values passed like `-f`).
 VALUE_SETS: dict[str, dict[str, Any]] = {
     "defaults": {},
@@ -64,6 +73,11 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
         "storage": {"pvc": {"existingClaim": "shared-models"}},
         "training": {"skipIfPresent": True, "args": ["--seed", "7"]},
     },
+    "batch": {"batch": BATCH_VALUES},
+    "batch-s3": {
+        "storage": {"type": "s3", "s3": S3_VALUES},
+        "batch": {"enabled": True, "input": "s3://data/in/cases.csv", "output": "s3://data/out/"},
+    },
 }
 
 
@@ -92,7 +106,20 @@ class Rendered:
         return self.predictor()["containers"][0]
 
     def job(self) -> dict[str, Any]:
-        return self.one("Job")
+        """The training Job."""
+        return self.component("Job", "training")
+
+    def batch_job(self) -> dict[str, Any]:
+        return self.component("Job", "batch")
+
+    def component(self, kind: str, component: str) -> dict[str, Any]:
+        found = [
+            obj
+            for obj in self.of_kind(kind)
+            if obj["metadata"]["labels"].get("app.kubernetes.io/component") == component
+        ]
+        assert len(found) == 1, f"expected one {component} {kind}, got {len(found)}"
+        return found[0]
 
     def test_pod(self) -> dict[str, Any]:
         return self.one("Pod")

@@ -345,6 +345,7 @@ def test_inconsistent_values_fail_the_render(values: dict, message: str) -> None
 def test_chart_flags_are_accepted_by_the_real_clis(
     name: str, rendered_sets: dict[str, Rendered]
 ) -> None:
+    from predictor.batch.__main__ import parse as batch_settings
     from predictor.cli import parse as predictor_command_line
     from training.__main__ import build_parser as training_parser
 
@@ -356,4 +357,8 @@ def test_chart_flags_are_accepted_by_the_real_clis(
     )
     for job in rendered.of_kind("Job"):
         args = job["spec"]["template"]["spec"]["containers"][0]["args"]
+        if job["metadata"]["labels"]["app.kubernetes.io/component"] == "batch":
+            model_dir, options = batch_settings(args, {"JOB_COMPLETION_INDEX": "0"})
+            assert model_dir == flag(args, "--model_dir") and options.shards > 0
+            continue
         assert training_parser().parse_args(args).output == flag(args, "--output")

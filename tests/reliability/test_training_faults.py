@@ -17,13 +17,13 @@ from pathlib import Path
 import boto3
 import pytest
 from moto.core import enable_iam_authentication
-from moto.server import ThreadedMotoServer
 
 import training.s3
 from predictor.artifact import LATEST_FILENAME, ArtifactError
 from predictor.loader import load_artifact
 from predictor.manifest import MANIFEST_FILENAME
-from tests.support import ROOT, free_port
+from tests.moto_s3 import MotoS3
+from tests.support import ROOT
 from training.__main__ import main as training_main
 from training.run import EXIT_OK, EXIT_STORAGE_ERROR
 from training.s3 import s3_artifact_is_valid, s3_client
@@ -33,24 +33,6 @@ BUCKET = "models"
 PREFIX = "breast-cancer"
 URI = f"s3://{BUCKET}/{PREFIX}"
 TRAIN_FAST = ["--no-plots", "--cv-folds", "2"]
-
-
-class MotoS3:
-    """A real S3-protocol server on a fixed port that can be stopped and started again."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.endpoint = f"http://127.0.0.1:{self.port}"
-        self._server: ThreadedMotoServer | None = None
-
-    def start(self) -> None:
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
-        self._server.start()
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
 
 
 @pytest.fixture

@@ -198,6 +198,65 @@ S3 endpoint URL with scheme, for clients that want one (boto3's AWS_ENDPOINT_URL
 {{- end }}
 
 {{/*
+Environment of a pod that talks to storage.s3 (training, batch): the endpoint and region as
+boto3 and KServe's storage initializer read them, and the credentials from the Secret.
+*/}}
+{{- define "breast-cancer.s3Env" -}}
+{{- $s3 := .Values.storage.s3 }}
+{{- if $s3.endpoint }}
+- name: AWS_ENDPOINT_URL
+  value: {{ include "breast-cancer.s3EndpointUrl" . | quote }}
+- name: S3_ENDPOINT
+  value: {{ $s3.endpoint | quote }}
+{{- end }}
+- name: AWS_DEFAULT_REGION
+  value: {{ $s3.region | quote }}
+- name: S3_USE_HTTPS
+  value: {{ ternary "1" "0" $s3.useHttps | quote }}
+- name: S3_VERIFY_SSL
+  value: {{ ternary "1" "0" $s3.verifySSL | quote }}
+{{- if $s3.secretName }}
+- name: AWS_ACCESS_KEY_ID
+  valueFrom:
+    secretKeyRef:
+      name: {{ $s3.secretName }}
+      key: {{ $s3.accessKeyIdKey }}
+- name: AWS_SECRET_ACCESS_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ $s3.secretName }}
+      key: {{ $s3.secretAccessKeyKey }}
+{{- end }}
+{{- end }}
+
+{{/*
+Egress rules of a Job's pods (training, batch): DNS, and the object store when it uses S3.
+Called with (list $root $peers $usesS3), $peers holding dnsTo and s3To.
+*/}}
+{{- define "breast-cancer.jobEgress" -}}
+{{- $root := index . 0 -}}
+{{- $peers := index . 1 -}}
+- ports:
+    - port: 53
+      protocol: UDP
+    - port: 53
+      protocol: TCP
+  {{- with $peers.dnsTo }}
+  to:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- if index . 2 }}
+- ports:
+    - port: {{ include "breast-cancer.s3Port" $root }}
+      protocol: TCP
+  {{- with $peers.s3To }}
+  to:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
 KServe autoscaler class (Standard mode): hpa when KServe owns the HPA, external when
 this chart renders it, none for a fixed replica count.
 */}}
