@@ -17,13 +17,6 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from kserve.metrics import (
-    EXPLAIN_HIST_TIME,
-    POST_HIST_TIME,
-    PRE_HIST_TIME,
-    PREDICT_HIST_TIME,
-    get_labels,
-)
 from prometheus_client import Counter, Gauge, Histogram
 
 from predictor.batched_metrics import Batched, BatchedTogether
@@ -63,13 +56,9 @@ HTTP_DURATION = Histogram(
     ["endpoint"],
     buckets=LATENCY_BUCKETS,
 )
-# KServe's per-stage latency histograms (request_preprocess_seconds, ...), by model name.
-STAGE_HISTOGRAMS = {
-    "preprocess": PRE_HIST_TIME,
-    "predict": PREDICT_HIST_TIME,
-    "explain": EXPLAIN_HIST_TIME,
-    "postprocess": POST_HIST_TIME,
-}
+# KServe's per-stage latency histograms (request_preprocess_seconds, ...), by model name:
+# KServe declares them (in kserve.metrics, imported only by the server, not by the batch CLI).
+STAGES = ("preprocess", "predict", "explain", "postprocess")
 
 
 @dataclass(frozen=True)
@@ -86,8 +75,13 @@ class ModelMetrics:
 @functools.cache
 def model_metrics(model_name: str) -> ModelMetrics:
     """This process's children of the model's metrics."""
-    labels = get_labels(model_name)
-    stages = {stage: Batched(family.labels(**labels)) for stage, family in STAGE_HISTOGRAMS.items()}
+    from kserve import metrics as kserve_metrics
+
+    families = (kserve_metrics.PRE_HIST_TIME, kserve_metrics.PREDICT_HIST_TIME,
+                kserve_metrics.EXPLAIN_HIST_TIME, kserve_metrics.POST_HIST_TIME)  # fmt: skip
+    labels = kserve_metrics.get_labels(model_name)
+    children = [family.labels(**labels) for family in families]
+    stages = {stage: Batched(child) for stage, child in zip(STAGES, children, strict=True)}
     notes = {
         stage: BatchedTogether(stages["preprocess"], stages[stage], stages["postprocess"])
         for stage in ("predict", "explain")

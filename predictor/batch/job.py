@@ -114,7 +114,9 @@ class Layout:
                                  f"{kind}; expected numbers or text")  # fmt: skip
         for index in self.passthrough_indices:
             _check_writable(schema.field(index), location)
-        self.schema = output_schema([names[i] for i in self.passthrough_indices])
+        self.schema = output_schema(
+            [names[i] for i in self.passthrough_indices], artifact.prediction_sets is not None
+        )
         self.checker = RowChecker(features)
 
     def passthrough(self, batch: pa.RecordBatch, valid: pa.Array | None) -> list[pa.Array]:

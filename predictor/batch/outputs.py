@@ -7,6 +7,8 @@ text, unchanged), then
   the same float64;
 - ``label``: ``malignant`` when the probability reaches the artifact's threshold, else
   ``benign`` (``predictor.labels``, as in the API);
+- ``prediction_set``: for an artifact with prediction sets, the labels of the row's set
+  joined by ``,`` (``benign,malignant``: indeterminate), as the V2 output carries it;
 - ``out_of_range``: the features outside the training range (the server's
   ``--range_margin`` rule), separated by ``;``, empty when none: the API's per-instance
   warnings, compactly (the value is in the input, the training range in the model card);
@@ -23,28 +25,27 @@ import pyarrow as pa
 
 from predictor.labels import LABEL_OUTPUT, PROBABILITY_OUTPUT, decide_labels
 from predictor.loader import Artifact
+from predictor.prediction_sets import PREDICTION_SET
 from predictor.ranges import RangeChecker
 
 OUT_OF_RANGE_COLUMN = "out_of_range"
 MODEL_VERSION_COLUMN = "model_version"
-# Where an artifact's conformal prediction set goes when it has the thresholds for one: a
-# column after ``label`` (its name here and in output_schema, its values in Scorer.columns,
-# from the same code the predictor answers with).
-SCORE_COLUMNS = (PROBABILITY_OUTPUT, LABEL_OUTPUT, OUT_OF_RANGE_COLUMN, MODEL_VERSION_COLUMN)
+# Every column the output may add (prediction_set only for an artifact with prediction sets).
+SCORE_COLUMNS = (
+    PROBABILITY_OUTPUT, LABEL_OUTPUT, PREDICTION_SET, OUT_OF_RANGE_COLUMN, MODEL_VERSION_COLUMN
+)  # fmt: skip
 OUT_OF_RANGE_SEPARATOR = ";"
 ROW_COLUMN = "row"
 MESSAGE_COLUMN = "message"
 ERRORS_SCHEMA = pa.schema([(ROW_COLUMN, pa.int64()), (MESSAGE_COLUMN, pa.string())])
 
 
-def output_schema(passthrough: list[str]) -> pa.Schema:
+def output_schema(passthrough: list[str], prediction_sets: bool) -> pa.Schema:
     """The output file's columns: the passed-through ones, then the scores."""
-    scores = [
-        (PROBABILITY_OUTPUT, pa.float64()),
-        (LABEL_OUTPUT, pa.string()),
-        (OUT_OF_RANGE_COLUMN, pa.string()),
-        (MODEL_VERSION_COLUMN, pa.string()),
-    ]
+    scores = [(PROBABILITY_OUTPUT, pa.float64()), (LABEL_OUTPUT, pa.string())]
+    if prediction_sets:
+        scores.append((PREDICTION_SET, pa.string()))
+    scores += [(OUT_OF_RANGE_COLUMN, pa.string()), (MODEL_VERSION_COLUMN, pa.string())]
     return pa.schema([(name, pa.string()) for name in passthrough] + scores)
 
 
@@ -58,15 +59,18 @@ class Scorer:
         self._names = np.array(names, dtype=object)
 
     def columns(self, features: np.ndarray) -> list[pa.Array]:
-        """The score columns for rows whose features the checker passed, in SCORE_COLUMNS
-        order."""
+        """The score columns for rows whose features the checker passed, in the order of
+        :func:`output_schema`."""
         artifact = self.artifact
         count = features.shape[0]
         probabilities = artifact.scorer.probability_malignant(features)
         labels = pa.array(decide_labels(probabilities, artifact.threshold), type=pa.string())
+        columns = [pa.array(probabilities, type=pa.float64()), labels]
+        if artifact.prediction_sets is not None:
+            names = artifact.prediction_sets.set_names(probabilities)
+            columns.append(pa.array(names, type=pa.string()))
         return [
-            pa.array(probabilities, type=pa.float64()),
-            labels,
+            *columns,
             self._out_of_range(features),
             pa.array(np.full(count, artifact.version, dtype=object), type=pa.string()),
         ]

@@ -155,6 +155,7 @@ def test_scores_labels_and_warnings_are_the_apis(scored: Scored, model: BreastCa
         for prediction, row in zip(body["predictions"], rows[start : start + 100], strict=True):
             assert abs(float(row[PROBABILITY]) - prediction[PROBABILITY]) <= 1e-9
             assert row["label"] == prediction["label"]
+            assert row["prediction_set"] == ",".join(prediction["prediction_set"])
             warned = [warning["feature"] for warning in prediction["warnings"]]
             assert row[OUT_OF_RANGE_COLUMN] == ";".join(warned)
             flagged += bool(warned)
