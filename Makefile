@@ -19,6 +19,10 @@ sync: ## Install the locked environment
 test: ## Run the test suite (no cluster needed)
 	bash .ci/run
 
+.PHONY: test-alerts
+test-alerts: ## promtool check + unit tests of the chart's alert rules (builds promtool once)
+	uv run python -m tests.chart.promtool
+
 .PHONY: lint
 lint: ## ruff, helm lint, actionlint, shellcheck, hadolint
 	uv run ruff check .
