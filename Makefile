@@ -23,6 +23,10 @@ test: lint ## Lint, then the README's test command (uv run pytest); no cluster n
 ci: ## Everything CI runs: .ci/run (install, lint, tests, then the local cluster's end-to-end checks)
 	bash .ci/run
 
+.PHONY: test-alerts
+test-alerts: ## promtool check + unit tests of the chart's alert rules (builds promtool once)
+	uv run python -m tests.chart.promtool
+
 .PHONY: lint
 lint: ## ruff, helm lint, actionlint, shellcheck, hadolint
 	uv run ruff check .

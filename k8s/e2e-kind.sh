@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# End-to-end test on kind: cluster -> cert-manager, metrics-server, KServe (Standard mode)
-# -> image build + kind load -> k8s/e2e.sh, the same checks `make e2e-local` runs on a
+# End-to-end test on kind: cluster -> cert-manager, metrics-server, KServe (Standard mode),
+# prometheus-operator with one Prometheus -> image build + kind load -> k8s/e2e.sh, the same checks `make e2e-local` runs on a
 # cluster built on this machine (install, payloads, gRPC, helm test, readiness gating,
 # upgrade and pod deletion under load, HPA, S3, uninstall).
 # Needs docker, kind, kubectl, helm (3.8+ or 4), jq, curl and uv. Run from anywhere:
@@ -17,6 +17,7 @@ CLUSTER_NAME="${CLUSTER_NAME:-breast-cancer}"
 CERT_MANAGER_VERSION="${CERT_MANAGER_VERSION:-v1.17.2}"
 METRICS_SERVER_CHART_VERSION="${METRICS_SERVER_CHART_VERSION:-3.12.2}"
 KSERVE_VERSION="${KSERVE_VERSION:-v0.20.0}"
+KUBE_PROMETHEUS_STACK_VERSION="${KUBE_PROMETHEUS_STACK_VERSION:-88.5.0}"
 APP_VERSION="$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' charts/breast-cancer/Chart.yaml)"
 IMAGE="breast-cancer-kserve:$APP_VERSION"
 KEEP_CLUSTER="${KEEP_CLUSTER:-0}"
@@ -79,6 +80,21 @@ for attempt in 1 2 3; do
   sleep 20
 done
 kubectl -n kserve rollout status deployment/kserve-controller-manager --timeout=300s
+
+echo "--- kube-prometheus-stack $KUBE_PROMETHEUS_STACK_VERSION: prometheus-operator and a Prometheus only"
+# Its Prometheus selects every PodMonitor and PrometheusRule (not only its own release's), as
+# k8s/e2e.sh's monitoring checks expect; it lives in namespace monitoring.
+helm upgrade --install monitoring kube-prometheus-stack \
+  --repo https://prometheus-community.github.io/helm-charts \
+  --version "$KUBE_PROMETHEUS_STACK_VERSION" --namespace monitoring --create-namespace \
+  --set alertmanager.enabled=false --set grafana.enabled=false \
+  --set nodeExporter.enabled=false --set kubeStateMetrics.enabled=false \
+  --set defaultRules.create=false \
+  --set prometheus.prometheusSpec.podMonitorSelectorNilUsesHelmValues=false \
+  --set prometheus.prometheusSpec.serviceMonitorSelectorNilUsesHelmValues=false \
+  --set prometheus.prometheusSpec.ruleSelectorNilUsesHelmValues=false \
+  --wait --timeout 10m
+kubectl -n monitoring wait --for=condition=Available prometheus --all --timeout=300s
 
 echo "--- image $IMAGE (the chart's default repository and tag)"
 docker build --tag "$IMAGE" .

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # End-to-end checks of the chart on the cluster KUBECONFIG points at. The cluster must have
-# KServe (Standard mode), metrics-server, a default StorageClass, and the project image
-# loaded under the chart's default tag: k8s/local-cluster.sh up (make e2e-local) or
-# k8s/e2e-kind.sh (make e2e-kind) prepare one.
+# KServe (Standard mode), metrics-server, a default StorageClass, prometheus-operator with a
+# Prometheus in $MONITORING_NAMESPACE that selects every PodMonitor and PrometheusRule, and
+# the project image loaded under the chart's default tag: k8s/local-cluster.sh up
+# (make e2e-local) or k8s/e2e-kind.sh (make e2e-kind) prepare one.
 #
 #   bash k8s/e2e.sh
 #
@@ -30,6 +31,17 @@ APP_VERSION="$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$CHART/
 IMAGE="breast-cancer-kserve:$APP_VERSION"
 # Labels of the pods the checks start (clients of the predictor, like any pod of the namespace).
 E2E_LABELS='{"app.kubernetes.io/component": "e2e"}'
+# The cluster's Prometheus (prometheus-operator's Service prometheus-operated, port 9090).
+MONITORING_NAMESPACE="${MONITORING_NAMESPACE:-monitoring}"
+# The releases the monitoring checks watch get the chart's PodMonitor and PrometheusRule,
+# scraped and evaluated every 5 s with alert delays of seconds (the defaults are minutes), and
+# a NetworkPolicy that admits Prometheus's namespace.
+MONITORING_VALUES=(--set metrics.podMonitor.enabled=true --set metrics.podMonitor.interval=5s
+  --set metrics.podMonitor.scrapeTimeout=4s --set metrics.prometheusRule.enabled=true
+  --set metrics.prometheusRule.interval=5s --set metrics.prometheusRule.notReadyFor=15s
+  --set metrics.prometheusRule.driftFor=10s
+  --set "networkPolicy.ingress.namespaces={$MONITORING_NAMESPACE}")
+PROMETHEUS_URL=""
 CHECKS_RUN=0
 CHECKS_PASSED=0
 BACKGROUND_PIDS=()
@@ -206,10 +218,41 @@ answer() {
   stop_background
 }
 
+# prometheus_forward: port-forward to the cluster's Prometheus; sets PROMETHEUS_URL.
+prometheus_forward() {
+  local port
+  port="$(free_port)"
+  NAMESPACE="$MONITORING_NAMESPACE" port_forward svc/prometheus-operated "$port:9090"
+  PROMETHEUS_URL="http://127.0.0.1:$port"
+}
+
+# prom_query EXPR: the result vector of an instant query, as compact JSON.
+prom_query() {
+  curl -fsS -G --data-urlencode "query=$1" "$PROMETHEUS_URL/api/v1/query" | jq -c '.data.result'
+}
+
+# wait_series SECONDS EXPR: retry the query until it returns a series; print the vector.
+wait_series() {
+  local deadline=$((SECONDS + $1)) result
+  while ((SECONDS < deadline)); do
+    result="$(prom_query "$2")"
+    if [[ "$result" != "[]" ]]; then
+      echo "$result"
+      return 0
+    fi
+    sleep 3
+  done
+  echo "no series for $2 after $1 s" >&2
+  return 1
+}
+
+# The release's predictor pods, as a PromQL selector.
+release_selector() { echo "namespace=\"$NAMESPACE\", pod=~\"$PREDICTOR-.+\""; }
+
 # --- checks --------------------------------------------------------------------------------
 
 check_install() {
-  helm upgrade --install "$RELEASE" "$CHART" --namespace "$NAMESPACE" \
+  helm upgrade --install "$RELEASE" "$CHART" --namespace "$NAMESPACE" "${MONITORING_VALUES[@]}" \
     --wait --timeout "$HELM_TIMEOUT" >&2
   local job="$ISVC-train" pod version claim class
   kubectl -n "$NAMESPACE" get job "$job" -o json | jq -e '.status.succeeded == 1' >/dev/null
@@ -351,8 +394,8 @@ check_helm_test() {
 }
 
 check_readiness_gating() {
-  local release=gating isvc=gating-breast-cancer pod restarts ready message
-  helm upgrade --install "$release" "$CHART" --namespace "$NAMESPACE" \
+  local release=gating isvc=gating-breast-cancer pod restarts ready message alert
+  helm upgrade --install "$release" "$CHART" --namespace "$NAMESPACE" "${MONITORING_VALUES[@]}" \
     --set training.enabled=false --set autoscaling.enabled=false >&2
   for _ in $(seq 1 120); do
     pod="$(kubectl -n "$NAMESPACE" get pods -l "serving.kserve.io/inferenceservice=$isvc" \
@@ -385,9 +428,15 @@ check_readiness_gating() {
   [[ "$ready" != True ]]
   kubectl -n "$NAMESPACE" get endpointslices -l "kubernetes.io/service-name=$isvc-predictor" -o json |
     jq -e '[.items[].endpoints[]? | select(.conditions.ready == true)] | length == 0' >/dev/null
+  # The release's PrometheusRule, through the operator: its pod never answers a scrape.
+  prometheus_forward
+  alert="$(wait_series 300 "ALERTS{alertname=\"BreastCancerPredictorNotReady\",
+    alertstate=\"firing\", namespace=\"$NAMESPACE\", pod=~\"$isvc-predictor-.+\"}")"
   helm uninstall "$release" --namespace "$NAMESPACE" --wait >&2
   kubectl -n "$NAMESPACE" delete pvc "$isvc-models" --wait=false >&2
-  detail "without a model: Ready=${ready:-none}, 0 ready endpoints, $restarts restart(s); log: ${message:0:120}"
+  detail "without a model: Ready=${ready:-none}, 0 ready endpoints, $restarts restart(s); log:" \
+    "${message:0:120}; Prometheus: BreastCancerPredictorNotReady firing for" \
+    "$(jq -r '.[0].metric.pod' <<<"$alert")"
 }
 
 check_upgrade_under_load() {
@@ -430,6 +479,112 @@ check_pod_deletion_under_load() {
   jq -e '.failed == 0 and .requests > 0' <<<"$summary" >/dev/null
   detail "deleted $pod under load, replacement Ready:" \
     "$(jq -r '"\(.requests) requests in \(.seconds) s, \(.failed) failed"' <<<"$summary")"
+}
+
+# The cluster's Prometheus, configured by prometheus-operator from the chart's PodMonitor and
+# PrometheusRule, scrapes the predictor and has loaded the chart's rule groups.
+check_prometheus_scrape() {
+  local version up groups count
+  prometheus_forward
+  version="$(curl -fsS "$PROMETHEUS_URL/api/v1/status/buildinfo" | jq -r .data.version)"
+  up="$(wait_series 300 "up{$(release_selector)} == 1")"
+  for _ in $(seq 1 100); do
+    groups="$(curl -fsS "$PROMETHEUS_URL/api/v1/rules" | jq -c --arg isvc "$ISVC" '[.data.groups[]
+      | select(.name == "\($isvc).predictor" or .name == "\($isvc).model")
+      | {name, interval, rules: [.rules[].name]}]')"
+    count="$(jq '[.[].rules[]] | length' <<<"$groups")"
+    [[ "$count" -eq 7 ]] && break
+    sleep 3
+  done
+  [[ "$count" -eq 7 ]] || {
+    echo "Prometheus has loaded $count of the chart's 7 rules: $groups" >&2
+    return 1
+  }
+  detail "Prometheus $version (run by prometheus-operator) scrapes" \
+    "$(jq -r '[.[].metric | "\(.pod) (job \(.job))"] | join(", ")' <<<"$up"): up 1; rule groups" \
+    "$(jq -r '[.[] | "\(.name) (\(.rules | length) rules, every \(.interval) s)"] | join(", ")' <<<"$groups")"
+}
+
+# dashboard_traffic BASE_URL SEED: requests of every kind a panel shows (predictions with a
+# refused and an out-of-range one, an explanation, a V2 inference, confirmed outcomes).
+dashboard_traffic() {
+  local model="$1/v1/models/$MODEL_NAME"
+  uv run --frozen python k8s/monitoring.py cases "$model" --rows 200 --feedback 100 --seed "$2" >&2
+  [[ "$(curl -sS -o /dev/null -w '%{http_code}' --data-binary @examples/out_of_range_request.json \
+    "$model:predict")" == 200 ]]
+  [[ "$(curl -sS -o /dev/null -w '%{http_code}' --data-binary @examples/invalid_type.json \
+    "$model:predict")" == 400 ]]
+  [[ "$(curl -sS -o /dev/null -w '%{http_code}' --data-binary @examples/valid_request.json \
+    "$model:explain")" == 200 ]]
+  [[ "$(curl -sS -o /dev/null -w '%{http_code}' --data-binary @examples/v2_infer_request.json \
+    "$1/v2/models/$MODEL_NAME/infer")" == 200 ]]
+}
+
+# Every query of the chart's Grafana dashboard returns data from the cluster's Prometheus.
+check_prometheus_dashboard() {
+  local port output
+  port="$(free_port)"
+  port_forward "svc/$PREDICTOR" "$port:80"
+  prometheus_forward
+  # Two rounds 20 s apart (4 scrapes): every counter has a sample before an increase inside
+  # the 5-minute rate window the panels get here (a slow machine needs minutes for the rounds).
+  dashboard_traffic "http://127.0.0.1:$port" 1
+  sleep 20
+  dashboard_traffic "http://127.0.0.1:$port" 2
+  sleep 20
+  output="$(uv run --frozen python k8s/monitoring.py dashboard "$PROMETHEUS_URL" \
+    --namespace "$NAMESPACE" --isvc "$ISVC" --rate-interval 5m)" || {
+    echo "$output" >&2
+    return 1
+  }
+  echo "$output" >&2
+  detail "all $(wc -l <<<"$output") dashboard queries return data after two rounds of" \
+    "predictions, refusals, explanations, V2 inferences and confirmed outcomes"
+}
+
+# Input drift as Prometheus sees it: 1,500 WDBC cases keep every PSI low and fire nothing; the
+# same kind of cases with the three area features x1.6 fire BreastCancerFeatureDrift.
+check_prometheus_drift() {
+  local port model sent psi window alerts firing areas others
+  port="$(free_port)"
+  port_forward "svc/$PREDICTOR" "$port:80"
+  prometheus_forward
+  model="http://127.0.0.1:$port/v1/models/$MODEL_NAME"
+  sent="$(uv run --frozen python k8s/monitoring.py cases "$model" --rows 1500 --seed 11)"
+  echo "$sent" >&2
+  # Longer than a drift needs to fire here: a scrape (5 s), driftFor (10 s), evaluations (5 s).
+  sleep 40
+  psi="$(prom_query "max(breast_cancer_feature_psi{$(release_selector)})" | jq -r '.[0].value[1]')"
+  window="$(prom_query "min(breast_cancer_drift_window_instances{$(release_selector)})" |
+    jq -r '.[0].value[1]')"
+  alerts="$(prom_query "ALERTS{alertname=\"BreastCancerFeatureDrift\", namespace=\"$NAMESPACE\"}")"
+  [[ "$alerts" == "[]" ]] || {
+    echo "in-distribution cases raised a drift alert: $alerts" >&2
+    return 1
+  }
+  awk -v p="$psi" 'BEGIN { exit !(p + 0 < 0.1 && p != "null") }' || {
+    echo "in-distribution cases: highest PSI $psi (window $window), expected < 0.1" >&2
+    return 1
+  }
+  sent="$(uv run --frozen python k8s/monitoring.py cases "$model" --rows 1500 --scale-areas 1.6 \
+    --seed 12)"
+  echo "$sent" >&2
+  firing="$(wait_series 180 "ALERTS{alertname=\"BreastCancerFeatureDrift\", alertstate=\"firing\",
+    namespace=\"$NAMESPACE\", feature=\"mean area\"}")"
+  firing="$(prom_query "ALERTS{alertname=\"BreastCancerFeatureDrift\", alertstate=\"firing\",
+    namespace=\"$NAMESPACE\"}" | jq -r '[.[].metric.feature] | sort | join(", ")')"
+  areas="$(prom_query "breast_cancer_feature_psi{$(release_selector),
+    feature=~\"mean area|area error|worst area\"}" |
+    jq -r '[.[] | "\(.metric.feature) \(.value[1] | tonumber * 100 | round / 100)"] | join(", ")')"
+  others="$(prom_query "quantile(0.5, breast_cancer_feature_psi{$(release_selector),
+    feature!~\"mean area|area error|worst area\"})" | jq -r '.[0].value[1]')"
+  awk -v p="$others" 'BEGIN { exit !(p + 0 < 0.1) }' || {
+    echo "with the areas x1.6 the median PSI of the other features is $others, expected < 0.1" >&2
+    return 1
+  }
+  detail "1,500 WDBC cases: highest PSI $(printf '%.3f' "$psi") (window $window), no drift alert;" \
+    "1,500 with the areas x1.6: BreastCancerFeatureDrift firing for $firing (PSI $areas;" \
+    "median of the other features $(printf '%.3f' "$others"))"
 }
 
 # A second release with --workers 2 on the first release's model claim (no training): every
@@ -1003,6 +1158,9 @@ main() {
   check payloads check_payloads || true
   check grpc check_grpc || true
   check helm-test check_helm_test || true
+  check prometheus-scrape check_prometheus_scrape || true
+  check prometheus-dashboard check_prometheus_dashboard || true
+  check prometheus-drift check_prometheus_drift || true
   check readiness-gating check_readiness_gating || true
   check hpa check_hpa || true
   check upgrade-under-load check_upgrade_under_load || true

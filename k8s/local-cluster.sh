@@ -9,8 +9,9 @@
 #
 # Components: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubelet
 # (Debian's containerd + runc + CNI bridge/host-local/portmap/firewall), kube-proxy
-# (iptables), CoreDNS, metrics-server, local-path-provisioner (default StorageClass), and
-# KServe's controller with its webhooks (Standard mode). The Go components are built from
+# (iptables), CoreDNS, metrics-server, local-path-provisioner (default StorageClass),
+# KServe's controller with its webhooks (Standard mode), and prometheus-operator with the
+# Prometheus it runs in namespace monitoring. The Go components are built from
 # the Go module proxy (modules and build cache stay in Go's default locations, binaries go
 # to .cluster/bin); docker and containerd come from Debian. No image is pulled: the pause,
 # helper, storage-initializer and project images are built here and imported into the node.
@@ -33,11 +34,19 @@ LOCAL_PATH_VERSION="${LOCAL_PATH_VERSION:-v0.0.30}"
 # v0.21 is not served by the Go module proxy; v0.20.0 is the newest release that is.
 KSERVE_VERSION="${KSERVE_VERSION:-v0.20.0}"
 KUBE_ROUTER_VERSION="${KUBE_ROUTER_VERSION:-v2.1.0}"
+# Prometheus 3.x is versioned v0.3xx.y as a Go module (v0.316.0 is Prometheus 3.16.0);
+# tests/chart/promtool.py builds promtool from the same version. The proxy serves
+# prometheus-operator v0.85.0 only (its CRDs are the ones tests/chart/crds.py checks against).
+PROMETHEUS_VERSION="${PROMETHEUS_VERSION:-v0.316.0}"
+PROMETHEUS_OPERATOR_VERSION="${PROMETHEUS_OPERATOR_VERSION:-v0.85.0}"
 KSERVE_STORAGE_VERSION="${KSERVE_STORAGE_VERSION:-${KSERVE_VERSION#v}}"
 PAUSE_IMAGE="registry.k8s.io/pause:3.10"
 HELPER_IMAGE="local/busybox:1.35"
 STORAGE_INITIALIZER_IMAGE="kserve/storage-initializer:${KSERVE_VERSION}"
 PYTHON_IMAGE="python:3.11-slim-bookworm"
+# The names the operator defaults to, so its StatefulSet needs no image settings.
+CONFIG_RELOADER_IMAGE="quay.io/prometheus-operator/prometheus-config-reloader:$PROMETHEUS_OPERATOR_VERSION"
+MONITORING_NAMESPACE="monitoring"
 
 # Layout: everything under .cluster/ (git-ignored).
 CLUSTER_DIR="${CLUSTER_DIR:-$ROOT/.cluster}"
@@ -75,6 +84,12 @@ OUTSIDE_DIRS=(/run/containerd/s /run/containerd /run/netns /var/lib/cni /var/log
   /var/log/pods)
 
 log() { printf '[local-cluster %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+# v0.316.0 -> 3.16.0
+prometheus_release() {
+  local minor="${PROMETHEUS_VERSION#v0.}"
+  echo "$((${minor%%.*} / 100)).$((${minor%%.*} % 100)).${minor#*.}"
+}
+prometheus_image() { echo "quay.io/prometheus/prometheus:v$(prometheus_release)"; }
 die() { log "ERROR: $*"; exit 1; }
 upstream_failure() { log "UPSTREAM FAILURE: $*"; exit 3; }
 kubectl() { "$BIN_DIR/kubectl" --kubeconfig "$KUBECONFIG_ADMIN" "$@"; }
@@ -319,6 +334,45 @@ build_kube_router() {
     upstream_failure "building kube-router failed (see $LOG_DIR/build-kube-router.log)"
 }
 
+# Prometheus with Kubernetes service discovery only: its build tags leave the other discovery
+# plugins and their cloud SDKs out. Its go.mod has no replace directives, so `go install
+# module@version` builds it with exactly the versions it pins; promtool for `make test-alerts`
+# is built the same way (tests/chart/promtool.py), so the Go build cache already holds most of
+# these packages when the tests ran first.
+build_prometheus() {
+  log "building Prometheus $(prometheus_release), Kubernetes discovery only (log: build-prometheus.log)"
+  GOBIN="$BIN_DIR" CGO_ENABLED=0 go install -trimpath -tags remove_all_sd,enable_kubernetes_sd \
+    -ldflags="-s -w -X github.com/prometheus/common/version.Version=$(prometheus_release)" \
+    "github.com/prometheus/prometheus/cmd/prometheus@$PROMETHEUS_VERSION" \
+    >"$LOG_DIR/build-prometheus.log" 2>&1 ||
+    upstream_failure "building Prometheus failed (see $LOG_DIR/build-prometheus.log)"
+}
+
+# prometheus-operator and the config reloader its Prometheus pods run. The module replaces
+# two of its own submodules with local paths, which `go install module@version` refuses, so
+# a generated module requires the three at the same version; one build compiles both.
+build_prometheus_operator() {
+  local mod="$BUILD_DIR/prometheus-operator" base="github.com/prometheus-operator/prometheus-operator"
+  log "building prometheus-operator $PROMETHEUS_OPERATOR_VERSION and its config reloader (log: build-prometheus-operator.log)"
+  rm -rf "$mod"
+  mkdir -p "$mod/out"
+  (
+    cd "$mod"
+    go mod init local.test/prometheusoperator
+    go mod edit -require="$base@$PROMETHEUS_OPERATOR_VERSION" \
+      -require="$base/pkg/apis/monitoring@$PROMETHEUS_OPERATOR_VERSION" \
+      -require="$base/pkg/client@$PROMETHEUS_OPERATOR_VERSION" \
+      -tool="$base/cmd/operator" -tool="$base/cmd/prometheus-config-reloader"
+    go mod tidy
+    CGO_ENABLED=0 go build -trimpath -o out/ \
+      -ldflags="-s -w -X github.com/prometheus/common/version.Version=${PROMETHEUS_OPERATOR_VERSION#v}" \
+      "$base/cmd/operator" "$base/cmd/prometheus-config-reloader"
+    mv out/operator "$BIN_DIR/prometheus-operator"
+    mv out/prometheus-config-reloader "$BIN_DIR/prometheus-config-reloader"
+  ) >"$LOG_DIR/build-prometheus-operator.log" 2>&1 ||
+    upstream_failure "building prometheus-operator failed (see $LOG_DIR/build-prometheus-operator.log)"
+}
+
 build_components() {
   local stamp="$BIN_DIR/.versions" binary
   mkdir -p "$BIN_DIR" "$LOG_DIR" "$PATH_DIR"
@@ -336,6 +390,17 @@ build_components() {
     rm -f "$BIN_DIR/.kube-router-version"
     build_kube_router
     echo "$KUBE_ROUTER_VERSION" >"$BIN_DIR/.kube-router-version"
+  fi
+  local monitoring="prometheus=$PROMETHEUS_VERSION operator=$PROMETHEUS_OPERATOR_VERSION"
+  if [[ "$(cat "$BIN_DIR/.prometheus-versions" 2>/dev/null)" != "$monitoring" ]]; then
+    rm -f "$BIN_DIR/.prometheus-versions"
+    local start=$SECONDS
+    build_prometheus
+    log "built Prometheus in $((SECONDS - start)) s"
+    start=$SECONDS
+    build_prometheus_operator
+    log "built prometheus-operator in $((SECONDS - start)) s"
+    echo "$monitoring" >"$BIN_DIR/.prometheus-versions"
   fi
   for binary in kubectl helm crictl; do
     ln -sf "$BIN_DIR/$binary" "$PATH_DIR/$binary"
@@ -668,6 +733,19 @@ EOF
     upstream_failure "building $STORAGE_INITIALIZER_IMAGE failed (see $LOG_DIR/image-storage-initializer.log)"
 }
 
+# An image holding one static binary of .cluster/bin, FROM scratch, as nobody; the operator's
+# pods run them under their own UID.
+build_binary_image() {
+  local image="$1" binary="$2" ctx="$BUILD_DIR/image-$2"
+  image_exists "$image" && return 0
+  rm -rf "$ctx"
+  mkdir -p "$ctx"
+  cp "$BIN_DIR/$binary" "$ctx/$binary"
+  printf 'FROM scratch\nCOPY %s /bin/%s\nUSER 65534:65534\nENTRYPOINT ["/bin/%s"]\n' \
+    "$binary" "$binary" "$binary" >"$ctx/Dockerfile"
+  docker_cli build --quiet --network host --tag "$image" "$ctx" >/dev/null
+}
+
 # The project's image, from the repository's Dockerfile, tagged as the chart expects.
 build_project_image() {
   local image="$1"
@@ -703,7 +781,10 @@ build_images() {
   build_helper_image
   build_storage_initializer_image
   build_project_image "$(chart_image)"
-  for image in "$PAUSE_IMAGE" "$HELPER_IMAGE" "$STORAGE_INITIALIZER_IMAGE" "$(chart_image)"; do
+  build_binary_image "$(prometheus_image)" prometheus
+  build_binary_image "$CONFIG_RELOADER_IMAGE" prometheus-config-reloader
+  for image in "$PAUSE_IMAGE" "$HELPER_IMAGE" "$STORAGE_INITIALIZER_IMAGE" "$(chart_image)" \
+    "$(prometheus_image)" "$CONFIG_RELOADER_IMAGE"; do
     load_image "$image"
   done
 }
@@ -1055,6 +1136,60 @@ EOF
     kubectl apply -f "$RUN_DIR/kserve/storage-container.json"
 }
 
+# --- monitoring ----------------------------------------------------------------------------
+
+# prometheus-operator as a host process (like KServe's controller) with its CRDs, and one
+# Prometheus that it runs as a StatefulSet in $MONITORING_NAMESPACE from the images built
+# above. The Prometheus selects every ServiceMonitor, PodMonitor and PrometheusRule of every
+# namespace (as kube-prometheus-stack does with its *SelectorNilUsesHelmValues=false) and
+# keeps a day of data. The operator's admission webhook is not run: Prometheus refuses a rule
+# file it cannot load, and the e2e checks look for the chart's rule groups in its API.
+start_prometheus() {
+  local src crd crd_args=() release
+  src="$(go mod download -json \
+    "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION" | jq -r .Dir)"
+  for crd in "$src"/example/prometheus-operator-crd/monitoring.coreos.com_*.yaml; do
+    crd_args+=(-f "$crd")
+  done
+  kubectl apply --server-side --force-conflicts "${crd_args[@]}" >/dev/null
+  wait_for "prometheus-operator CRDs" 60 kubectl wait --for=condition=Established --timeout=1s \
+    crd/prometheuses.monitoring.coreos.com crd/podmonitors.monitoring.coreos.com \
+    crd/servicemonitors.monitoring.coreos.com crd/prometheusrules.monitoring.coreos.com
+  KUBECONFIG="$KUBECONFIG_ADMIN" start_daemon prometheus-operator "$BIN_DIR/prometheus-operator" \
+    --web.listen-address=127.0.0.1:18084 --prometheus-config-reloader="$CONFIG_RELOADER_IMAGE"
+  release="$(prometheus_release)"
+  kubectl create namespace "$MONITORING_NAMESPACE" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+  kubectl apply -f - >/dev/null <<EOF
+{"apiVersion": "v1", "kind": "List", "items": [
+ {"apiVersion": "v1", "kind": "ServiceAccount",
+  "metadata": {"name": "prometheus", "namespace": "$MONITORING_NAMESPACE"}},
+ {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+  "metadata": {"name": "local-cluster-prometheus"},
+  "rules": [{"apiGroups": [""], "resources": ["pods", "services", "endpoints"],
+             "verbs": ["get", "list", "watch"]},
+            {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"],
+             "verbs": ["get", "list", "watch"]}]},
+ {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+  "metadata": {"name": "local-cluster-prometheus"},
+  "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+              "name": "local-cluster-prometheus"},
+  "subjects": [{"kind": "ServiceAccount", "name": "prometheus",
+                "namespace": "$MONITORING_NAMESPACE"}]},
+ {"apiVersion": "monitoring.coreos.com/v1", "kind": "Prometheus",
+  "metadata": {"name": "local", "namespace": "$MONITORING_NAMESPACE"},
+  "spec": {"version": "v$release", "image": "$(prometheus_image)", "replicas": 1,
+           "serviceAccountName": "prometheus", "retention": "1d",
+           "serviceMonitorSelector": {}, "serviceMonitorNamespaceSelector": {},
+           "podMonitorSelector": {}, "podMonitorNamespaceSelector": {},
+           "ruleSelector": {}, "ruleNamespaceSelector": {},
+           "resources": {"requests": {"cpu": "100m", "memory": "256Mi"},
+                         "limits": {"memory": "1Gi"}}}}
+]}
+EOF
+  wait_for "Prometheus $release (StatefulSet prometheus-local in $MONITORING_NAMESPACE)" 240 \
+    kubectl -n "$MONITORING_NAMESPACE" wait --for=condition=Available --timeout=1s prometheus/local
+}
+
 # --- commands ------------------------------------------------------------------------------
 
 cluster_running() { is_running kube-apiserver && kubectl get --raw /readyz >/dev/null 2>&1; }
@@ -1063,7 +1198,8 @@ cmd_up() {
   [[ $EUID -eq 0 ]] || die "run as root: the node needs network and cgroup control"
   local start=$SECONDS daemon all_running=1
   for daemon in etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet \
-    kube-proxy kube-router coredns metrics-server local-path-provisioner kserve-controller; do
+    kube-proxy kube-router coredns metrics-server local-path-provisioner kserve-controller \
+    prometheus-operator; do
     is_running "$daemon" || all_running=0
   done
   if [[ $all_running == 1 && -f "$RUN_DIR/ready" ]] && cluster_running; then
@@ -1098,8 +1234,10 @@ cmd_up() {
   start_metrics_server
   start_local_path_provisioner
   start_kserve
+  start_prometheus
   touch "$RUN_DIR/ready"
-  log "cluster ready in $((SECONDS - start)) s: node $NODE_NAME, KServe $KSERVE_VERSION, image $(chart_image)"
+  log "cluster ready in $((SECONDS - start)) s: node $NODE_NAME, KServe $KSERVE_VERSION," \
+    "Prometheus $(prometheus_release) in $MONITORING_NAMESPACE, image $(chart_image)"
   print_exports
 }
 
@@ -1137,6 +1275,7 @@ remove_cgroups() {
 
 cmd_down() {
   [[ $EUID -eq 0 ]] || die "run as root"
+  stop_daemon prometheus-operator
   stop_daemon kserve-controller
   stop_daemon local-path-provisioner
   stop_daemon metrics-server

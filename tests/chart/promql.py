@@ -21,6 +21,19 @@ GRAFANA_VARIABLES = {
 }
 # label_values(<selector>, <label>) in a template variable's query is Grafana's, not PromQL.
 LABEL_VALUES = re.compile(r"^label_values\((?P<selector>.+),\s*\w+\)$")
+# The predictor's model-monitoring metrics (input drift, prediction share, confirmed outcomes,
+# model age) that the model alerts and panels query, with the labels each must carry: the
+# contract between the chart and the server. tests/integration/test_metrics_queries.py checks
+# every one on a live /metrics and fails (it does not skip) while the server lacks one.
+CONTRACT_METRICS: dict[str, set[str]] = {
+    "breast_cancer_feature_psi": {"feature"},
+    "breast_cancer_drift_window_instances": set(),
+    "breast_cancer_predicted_malignant_ratio": set(),
+    "breast_cancer_training_malignant_ratio": set(),
+    "breast_cancer_model_target_sensitivity": set(),
+    "breast_cancer_model_trained_timestamp_seconds": set(),
+    "breast_cancer_feedback_total": {"predicted", "actual", "model_version"},
+}
 
 
 def dashboard() -> dict[str, Any]:

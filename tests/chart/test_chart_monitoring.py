@@ -16,6 +16,7 @@ import pytest
 from tests.chart import crds
 from tests.chart.conftest import CHART_DIR, KUBE_VERSION, NAMESPACE, Rendered
 from tests.chart.promql import (
+    CONTRACT_METRICS,
     DASHBOARD_FILE,
     dashboard,
     dashboard_queries,
@@ -27,7 +28,7 @@ ALL_ON = {
     "metrics": {
         "serviceMonitor": {"enabled": True, "labels": {"release": "kube-prometheus-stack"}},
         "podMonitor": {"enabled": True, "interval": "15s", "scrapeTimeout": "5s"},
-        "prometheusRule": {"enabled": True, "extraAlertLabels": {"team": "ml"}},
+        "prometheusRule": {"enabled": True, "extraAlertLabels": {"team": "ml"}, "interval": "1m"},
         "dashboard": {"enabled": True, "annotations": {"grafana_folder": "ML"}},
     }
 }
@@ -151,19 +152,52 @@ def test_alerts_parse_select_the_release_and_carry_extra_labels(all_on: Rendered
         "BreastCancerPredictorAbsent",
         "BreastCancerPredictorErrors",
         "BreastCancerInputsOutOfRange",
+        "BreastCancerFeatureDrift",
+        "BreastCancerLiveSensitivityLow",
+        "BreastCancerModelStale",
     }
     for name, expr in alerts.items():
         assert metric_names(expr), name  # parses, names a metric
-        assert f'namespace="{NAMESPACE}", pod=~"breast-cancer-predictor-.+"' in expr, name
-    for item in rule["spec"]["groups"][0]["rules"]:
-        assert item["labels"]["team"] == "ml"
-        promql_parser.parse_duration(item["for"])
+        # Every selector in it is limited to the release's pods.
+        selectors = re.findall(r"\b[a-z_]+\{([^}]*)\}", expr)
+        release = f'namespace="{NAMESPACE}", pod=~"breast-cancer-predictor-.+"'
+        assert selectors and all(s.startswith(release) for s in selectors), name
+    for group in rule["spec"]["groups"]:
+        for item in group["rules"]:
+            assert item["labels"]["team"] == "ml"
+            promql_parser.parse_duration(item["for"])
 
 
 def test_alert_thresholds_come_from_values(render) -> None:
-    values = {"metrics": {"prometheusRule": {"enabled": True, "errorRatio": 0.01}}}
-    alerts = dict(rule_queries(render(values).one("PrometheusRule")))
+    values = {
+        "errorRatio": 0.01,
+        "driftPsi": 0.25,
+        "driftMinInstances": 800,
+        "sensitivityWindow": "30d",
+        "sensitivityMinCases": 120,
+        "sensitivityZ": 2.33,
+        "modelMaxAgeDays": 90,
+        "driftFor": "1h",
+        "sensitivityFor": "2h",
+        "modelStaleFor": "6h",
+        "interval": "10s",
+    }
+    rendered = render({"metrics": {"prometheusRule": {"enabled": True, **values}}})
+    rule = rendered.one("PrometheusRule")
+    alerts = dict(rule_queries(rule))
     assert alerts["BreastCancerPredictorErrors"].rstrip().endswith("> 0.01")
+    drift = alerts["BreastCancerFeatureDrift"]
+    assert drift.rstrip().endswith(">= 0.25") and "} >= 800)" in drift
+    sensitivity = alerts["BreastCancerLiveSensitivityLow"]
+    assert sensitivity.count("[30d]") == 4 and "2.33 * sqrt(" in sensitivity
+    assert sensitivity.rstrip().endswith(">= 120")
+    assert alerts["BreastCancerModelStale"].rstrip().endswith("> 90 * 86400")
+    durations = {i["alert"]: i["for"] for g in rule["spec"]["groups"] for i in g["rules"]}
+    assert (durations["BreastCancerFeatureDrift"], durations["BreastCancerLiveSensitivityLow"],
+            durations["BreastCancerModelStale"]) == ("1h", "2h", "6h")  # fmt: skip
+    assert [g["interval"] for g in rule["spec"]["groups"]] == ["10s", "10s"]
+    default = render({"metrics": {"prometheusRule": {"enabled": True}}}).one("PrometheusRule")
+    assert [g for g in default["spec"]["groups"] if "interval" in g] == []
 
 
 def test_dashboard_configmap_carries_the_dashboard_for_the_sidecar(all_on: Rendered) -> None:
@@ -183,6 +217,15 @@ def test_dashboard_configmap_carries_the_dashboard_for_the_sidecar(all_on: Rende
         {"metrics": {"prometheusRule": {"errorRatio": 0}}},
         {"metrics": {"prometheusRule": {"outOfRangeRatio": 1.5}}},
         {"metrics": {"prometheusRule": {"notReadyFor": "5 minutes"}}},
+        {"metrics": {"prometheusRule": {"driftPsi": 0}}},
+        {"metrics": {"prometheusRule": {"driftMinInstances": 0}}},
+        {"metrics": {"prometheusRule": {"sensitivityWindow": ""}}},
+        {"metrics": {"prometheusRule": {"sensitivityWindow": "0"}}},
+        {"metrics": {"prometheusRule": {"sensitivityMinCases": 2.5}}},
+        {"metrics": {"prometheusRule": {"sensitivityZ": -1}}},
+        {"metrics": {"prometheusRule": {"modelMaxAgeDays": "180"}}},
+        {"metrics": {"prometheusRule": {"modelStaleFor": "1 hour"}}},
+        {"metrics": {"prometheusRule": {"interval": "30"}}},
         {"metrics": {"dashboard": {"labels": {"grafana_dashboard": 1}}}},
         {"metrics": {"podAnnotations": "yes"}},
         {"metrics": {"grafana": True}},
@@ -201,6 +244,13 @@ def test_every_dashboard_query_parses_and_selects_one_release() -> None:
         assert metric_names(query), where
         if where.startswith("panel"):
             assert 'namespace="ml", pod=~"breast-cancer-predictor-.+"' in query, where
+
+
+def test_every_monitoring_contract_metric_is_queried(all_on: Rendered) -> None:
+    queries = [q for _, q in dashboard_queries(dashboard())]
+    queries += [q for _, q in rule_queries(all_on.one("PrometheusRule"))]
+    queried = set().union(*map(metric_names, queries))
+    assert set(CONTRACT_METRICS) - queried == set()
 
 
 @pytest.mark.parametrize("workers", [1, 2, 4])

@@ -128,6 +128,9 @@ def test_kind_script_is_linear_pinned_and_runs_the_shared_checks() -> None:
         'KEEP_CLUSTER" != "1"',
         "trap on_exit EXIT",
         "bash k8s/e2e.sh",
+        "kube-prometheus-stack",
+        "podMonitorSelectorNilUsesHelmValues=false",
+        "ruleSelectorNilUsesHelmValues=false",
     ):
         assert needle in script, needle
 
@@ -153,6 +156,12 @@ def test_e2e_checks_cover_the_deployment_contract() -> None:
         "check promotion-gate check_promotion_gate",
         "networkPolicy.ingress.namespaces",
         "helm uninstall",
+        "metrics.podMonitor.enabled=true",
+        "metrics.prometheusRule.enabled=true",
+        "k8s/monitoring.py dashboard",
+        "--scale-areas 1.6",
+        'ALERTS{alertname=\\"BreastCancerFeatureDrift\\", alertstate=\\"firing\\"',
+        'ALERTS{alertname=\\"BreastCancerPredictorNotReady\\"',
         'echo "e2e: $CHECKS_PASSED/$CHECKS_RUN checks passed"',
     ):
         assert needle in script, needle
