@@ -319,6 +319,26 @@ except OSError as error:
     "(exec: uid $probe)"
 }
 
+# The image's own quick start, outside the cluster: `docker run -p 8080:8080 IMAGE` with no
+# volume serves the reference model trained into the image at build time.
+check_docker_quick_start() {
+  local port container status log
+  port="$(free_port)"
+  container="$(docker run --detach --rm --publish "127.0.0.1:$port:8080" "$IMAGE")"
+  # shellcheck disable=SC2064 # the container id is known now
+  trap "docker rm --force $container >/dev/null 2>&1 || true" EXIT
+  for _ in $(seq 1 120); do
+    curl -sf "http://127.0.0.1:$port/v1/models/$MODEL_NAME" >/dev/null && break
+    sleep 1
+  done
+  status="$(curl -s -o "$LOG_DIR/docker-quick-start.json" -w '%{http_code}' \
+    "http://127.0.0.1:$port/v1/models/$MODEL_NAME:predict" -d @examples/valid_request.json)"
+  log="$(docker logs "$container" 2>&1)"
+  [[ "$status" == 200 ]] || { log "status $status; log: $log"; return 1; }
+  grep -q "serving the reference model bundled in this image" <<<"$log"
+  detail "docker run -p 127.0.0.1:$port:8080 $IMAGE (no volume): POST :predict -> 200; the log names the bundled reference model"
+}
+
 check_payloads() {
   local port expected_count checked=0 failures=0 version
   port="$(free_port)"
@@ -1156,6 +1176,7 @@ main() {
   check isvc-ready check_isvc_ready || true
   check deployment-spec check_deployment_spec || true
   check payloads check_payloads || true
+  check docker-quick-start check_docker_quick_start || true
   check grpc check_grpc || true
   check helm-test check_helm_test || true
   check prometheus-scrape check_prometheus_scrape || true

@@ -96,6 +96,8 @@ kubectl() { "$BIN_DIR/kubectl" --kubeconfig "$KUBECONFIG_ADMIN" "$@"; }
 
 print_exports() {
   printf 'export KUBECONFIG=%q\n' "$KUBECONFIG_ADMIN"
+  # The daemon that built the images (e2e.sh runs the project image as docker would).
+  printf 'export DOCKER_HOST=%q\n' "unix://$DOCKER_SOCK"
   # shellcheck disable=SC2016 # $PATH is for the shell that evaluates the line
   printf 'export PATH=%q:"$PATH"\n' "$PATH_DIR"
 }
