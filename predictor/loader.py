@@ -18,6 +18,7 @@ from predictor.artifact import (
     ArtifactError,
     verify_artifact,
 )
+from predictor.drift_reference import DRIFT_REFERENCE_FILENAME, DriftReference, load_reference
 from predictor.linear_model import LINEAR_MODEL_FILENAME, load_linear_model
 from predictor.manifest import MANIFEST_FILENAME
 from predictor.scoring import LinearScorer
@@ -38,6 +39,8 @@ class Artifact:
     scorer_file: str
     # sha256 of SHA256SUMS, to compare with what training printed; None for format_version 1.
     manifest_sha256: str | None
+    # The training distribution for drift figures; None for artifacts trained before it.
+    drift_reference: DriftReference | None = None
 
     @property
     def feature_names(self) -> list[str]:
@@ -103,7 +106,18 @@ def load_artifact(model_dir: str | Path) -> Artifact:
             )
         scorer = _scorer_from_pickle(files.contents[MODEL_FILENAME], metadata)
         scorer_file = MODEL_FILENAME
-    return Artifact(files.directory, metadata, scorer, scorer_file, files.manifest_sha256)
+    reference = None
+    if DRIFT_REFERENCE_FILENAME in files.contents:
+        try:
+            reference = load_reference(
+                files.contents[DRIFT_REFERENCE_FILENAME], metadata["feature_names"]
+            )
+        except ValueError as error:
+            path = files.directory / DRIFT_REFERENCE_FILENAME
+            raise ArtifactError(f"cannot use {path}: {error}; {RETRAIN}") from error
+    return Artifact(
+        files.directory, metadata, scorer, scorer_file, files.manifest_sha256, reference
+    )
 
 
 def _scorer_from_pickle(content: bytes, metadata: dict[str, Any]) -> LinearScorer | PipelineScorer:
