@@ -288,7 +288,7 @@ check_payloads() {
     if [[ "$status" != "$expected" ]]; then
       echo "$file: POST $path -> $status, expected $expected: $(head -c 300 "$body")" >&2
       failures=$((failures + 1))
-    elif [[ "$status" == 200 && "$protocol" == v1 ]] &&
+    elif [[ "$status" == 200 && "$protocol" == v1 && "$verb" == predict ]] &&
       ! jq -e --argjson want "$labels" --arg version "$version" \
         '([.predictions[].label] == $want or $want == []) and .model_version == $version' \
         "$body" >/dev/null; then

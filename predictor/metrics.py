@@ -7,7 +7,7 @@ maximum instead, as every process serves the same version.
 
 from __future__ import annotations
 
-from prometheus_client import Gauge, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 from predictor.batched_metrics import Batched
 
@@ -25,6 +25,14 @@ MODEL_INFO = Gauge(
     "1 for the model this server loaded: its name and artifact version.",
     ["model_name", "model_version"],
     multiprocess_mode="max",
+)
+
+# Confirmed outcomes posted to :feedback, against what the served model predicts for them.
+FEEDBACK = Counter(
+    "breast_cancer_feedback",
+    "Confirmed outcomes posted to :feedback, by the served model's label for the case "
+    "(predicted), the confirmed diagnosis (actual) and the model version.",
+    ["predicted", "actual", "model_version"],
 )
 
 

@@ -12,6 +12,7 @@ import orjson
 from kserve.protocol.infer_type import InferRequest, InferResponse
 
 from predictor.explain import explain_linear, unavailable
+from predictor.feedback import record_feedback, start_counting
 from predictor.loader import Artifact, load_artifact
 from predictor.metrics import REQUEST_INSTANCES, record_loaded_model
 from predictor.pipeline import SynchronousModel
@@ -102,6 +103,7 @@ class BreastCancerModel(SynchronousModel):
             artifact.manifest_sha256 or "none: format_version 1",
         )
         record_loaded_model(self.name, artifact.version)
+        start_counting(artifact.version)
         # The readiness probe (GET /v1/models/<name>) turns 200 only from here on.
         self.ready = True
         return self.ready
@@ -184,6 +186,17 @@ class BreastCancerModel(SynchronousModel):
             explanation["warnings"] = warnings[index] if warnings else []
         return envelope(
             "explanations", explanations, artifact.threshold, self.name, artifact.version
+        )
+
+    def feedback(self, payload) -> dict:
+        """Confirmed outcomes of earlier cases (``:feedback``), scored and counted.
+
+        ``payload``: the request body, ``{"instances": [...], "outcomes": [...]}``, decoded or
+        as bytes; the instances are validated as ``:predict``'s. Raises InvalidInput (400).
+        """
+        artifact = self.artifact
+        return record_feedback(
+            payload, self.validator, self.scorer, artifact.threshold, self.name, artifact.version
         )
 
     def get_input_types(self) -> list[dict]:

@@ -24,10 +24,11 @@ from predictor import batched_metrics
 from predictor.batched_metrics import Batched
 from predictor.serving.multiprocess_metrics import METRICS_PATH
 
-ENDPOINTS = ("predict", "explain", "infer", "other")
+ENDPOINTS = ("predict", "explain", "infer", "feedback", "other")
 REQUESTS = Counter(
     "breast_cancer_http_requests",
-    "REST requests answered, by endpoint (predict, explain, infer, other) and status class.",
+    "REST requests answered, by endpoint (predict, explain, infer, feedback, other) and "
+    "status class.",
     ["endpoint", "status_class"],
 )
 # From 0.5 ms (a one-instance prediction) to 10 s (the default request timeout).
@@ -47,6 +48,8 @@ def endpoint_of(path: str) -> str:
             return "predict"
         if path.endswith(":explain"):
             return "explain"
+        if path.endswith(":feedback"):
+            return "feedback"
     elif path.startswith("/v2/models/") and path.endswith("/infer"):
         return "infer"
     return "other"

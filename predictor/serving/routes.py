@@ -1,9 +1,9 @@
 """Routes KServe registers that this server refuses, and FastAPI's own errors as JSON.
 
-* ``GET`` (or any method but ``POST``) on ``/v1/models/<name>:predict`` or ``:explain``:
-  KServe's ``GET /v1/models/{name}`` route takes ``<name>:predict`` for a model name and
-  answers 404 "Model with name breast-cancer:predict does not exist"; here a 405 naming the
-  allowed method (with ``Allow: POST``).
+* ``GET`` (or any method but ``POST``) on ``/v1/models/<name>:predict``, ``:explain`` or
+  ``:feedback``: KServe's ``GET /v1/models/{name}`` route takes ``<name>:predict`` for a
+  model name and answers 404 "Model with name breast-cancer:predict does not exist"; here a
+  405 naming the allowed method (with ``Allow: POST``).
 * ``/v2/repository/models/<name>/load|unload`` lets any caller unload the model (the pod
   then stays unready while liveness passes): 404 unless ``--enable_model_repository_api``.
 * model versions (``/v2/models/<name>/versions/<v>/...`` or ``?model_version=<v>``): KServe
@@ -32,7 +32,7 @@ REFUSED_PREFIX = "/v2/"
 REPOSITORY_ROUTE_PREFIX = "/v2/repository/"
 # KServe answers these with 501 (NotImplementedError: "Model versioning not supported yet").
 VERSIONED_PATHS = re.compile(r"^/v2/models/[^/]+/versions/")
-V1_VERBS = re.compile(r"^/v1/models/[^/]+:(predict|explain)$")
+V1_VERBS = re.compile(r"^/v1/models/[^/]+:(predict|explain|feedback)$")
 POST_ONLY = ((b"allow", b"POST"),)
 
 

@@ -43,6 +43,7 @@ from predictor.serving.drain import (
     DrainingUvicornServer,
     DrainMiddleware,
 )
+from predictor.serving.feedback import add_feedback_route
 from predictor.serving.grpc import PredictorGRPCServer
 from predictor.serving.http_metrics import HttpMetrics
 from predictor.serving.limits import Limits, RequestLimitMiddleware
@@ -119,6 +120,7 @@ class PredictorRESTServer(RESTServer):
         app = kserve_model_server.app
         app.add_exception_handler(RequestValidationError, validation_error_handler)
         app.add_exception_handler(StarletteHTTPException, http_error_handler)
+        add_feedback_route(app, self.dataplane)  # POST /v1/models/<name>:feedback
         # What uvicorn serves: config.app was KServe's import string until now.
         self.config.app = self.wrap(app)
 

@@ -14,6 +14,7 @@ from predictor.serving.http_metrics import ENDPOINTS, HttpMetrics, endpoint_of
     [
         ("/v1/models/breast-cancer:predict", "predict"),
         ("/v1/models/other-model:explain", "explain"),
+        ("/v1/models/breast-cancer:feedback", "feedback"),
         ("/v2/models/breast-cancer/infer", "infer"),
         ("/v2/models/breast-cancer/versions/7/infer", "infer"),
         ("/v1/models/breast-cancer", "other"),
