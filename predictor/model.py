@@ -11,10 +11,12 @@ import numpy as np
 import orjson
 from kserve.protocol.infer_type import InferRequest, InferResponse
 
+from predictor.drift import DEFAULT_MIN_INSTANCES, DEFAULT_WINDOW
 from predictor.explain import explain_linear, unavailable
 from predictor.feedback import record_feedback, start_counting
 from predictor.loader import Artifact, load_artifact
 from predictor.metrics import REQUEST_INSTANCES, record_loaded_model
+from predictor.monitoring import start_monitoring
 from predictor.pipeline import SynchronousModel
 from predictor.ranges import RangeChecker
 from predictor.responses import (
@@ -67,6 +69,8 @@ class ModelOptions:
     max_instances: int = 10_000
     explain_top_k: int = 30
     range_margin: float = 0.0
+    drift_window: int = DEFAULT_WINDOW
+    drift_min_instances: int = DEFAULT_MIN_INSTANCES
 
 
 class BreastCancerModel(SynchronousModel):
@@ -77,6 +81,7 @@ class BreastCancerModel(SynchronousModel):
         self.model_dir = Path(model_dir)
         self.options = options or ModelOptions()
         self.artifact: Artifact | None = None
+        self._drift = None  # the drift window, once loaded from an artifact that has one
         # A subclass's own predict must be called: predict_json stands in for this one only.
         self._default_predict = type(self).predict is BreastCancerModel.predict
 
@@ -103,6 +108,11 @@ class BreastCancerModel(SynchronousModel):
             artifact.manifest_sha256 or "none: format_version 1",
         )
         record_loaded_model(self.name, artifact.version)
+        options = self.options
+        self.monitoring = start_monitoring(
+            artifact, options.drift_window, options.drift_min_instances
+        )
+        self._drift = self.monitoring.window
         start_counting(artifact.version)
         # The readiness probe (GET /v1/models/<name>) turns 200 only from here on.
         self.ready = True
@@ -151,7 +161,10 @@ class BreastCancerModel(SynchronousModel):
         features = payload.features
         if type(features) is not np.ndarray and self.ranges.contains(features):
             # One instance in range, the usual request: no warnings to build.
-            return self._one_prediction.json(self.scorer.probability_of_one(features))
+            probability = self.scorer.probability_of_one(features)
+            if self._drift is not None:
+                self._drift.observe(features, probability)
+            return self._one_prediction.json(probability)
         probabilities, warnings = self._score(payload)
         artifact = self.artifact
         if warnings is None:
@@ -160,11 +173,17 @@ class BreastCancerModel(SynchronousModel):
         return orjson.dumps(body, option=ORJSON_OPTIONS)
 
     def _score(self, payload: ValidatedBatch) -> tuple[Probabilities, list[list[dict]] | None]:
-        """Probabilities and out-of-range warnings (None when every value is in range)."""
+        """Probabilities and out-of-range warnings (None when every value is in range); the
+        instances are noted in the drift window."""
         features = payload.features
         if isinstance(features, np.ndarray):
-            return self.scorer.probability_malignant(features), self.ranges.warnings(features)
+            probabilities = self.scorer.probability_malignant(features)
+            if self._drift is not None:
+                self._drift.observe(features, probabilities)
+            return probabilities, self.ranges.warnings(features)
         probabilities = [self.scorer.probability_of_one(features)]
+        if self._drift is not None:
+            self._drift.observe(features, probabilities[0])
         if self.ranges.contains(features):
             return probabilities, None
         return probabilities, self.ranges.warnings(payload.matrix)

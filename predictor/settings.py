@@ -18,6 +18,8 @@ from typing import Any, NoReturn
 
 from kserve.model_server import parser as kserve_parser
 
+from predictor.drift import DEFAULT_MIN_INSTANCES as DEFAULT_DRIFT_MIN_INSTANCES
+from predictor.drift import DEFAULT_WINDOW as DEFAULT_DRIFT_WINDOW
 from predictor.model import ModelOptions
 from predictor.serving.drain import DEFAULT_DRAIN_SECONDS
 from predictor.serving.limits import (
@@ -130,6 +132,13 @@ OPTIONS = (
            "log one line per HTTP request and per gRPC call", switch=True),
     Option("model_name", "MODEL_NAME", "breast-cancer", str, "a name",
            "name the model is served under (URL paths, metrics)"),
+    Option("drift_window", "DRIFT_WINDOW", DEFAULT_DRIFT_WINDOW, _integer(1), "an integer >= 1",
+           "the drift figures (PSI per feature, predicted malignant share) are computed over "
+           "the pod's last this many scored instances"),
+    Option("drift_min_instances", "DRIFT_MIN_INSTANCES", DEFAULT_DRIFT_MIN_INSTANCES,
+           _integer(1), "an integer >= 1, at most --drift_window",
+           "fewer scored instances than this in the window: PSI and the predicted share are "
+           "reported as NaN (too noisy to read)"),
 )  # fmt: skip
 # KServe's flags that get a range check here (argparse already checked their type).
 PORT_RANGE = (1, 65535)
@@ -202,11 +211,15 @@ def parse(argv: Sequence[str] | None, environ: Mapping[str, str]) -> Settings:
     for flag in ("workers", "max_threads", "timeout_keep_alive"):
         if getattr(args, flag) < 1:
             parser.error(f"--{flag} {getattr(args, flag)}: expected an integer >= 1")
+    if values["drift_min_instances"] > values["drift_window"]:
+        parser.error(f"--drift_min_instances {values['drift_min_instances']}: expected at most "
+                     f"--drift_window ({values['drift_window']})")  # fmt: skip
     return Settings(
         model_name=values["model_name"],
         model_dir=Path(values["model_dir"]),
         model=ModelOptions(values["max_instances"], values["explain_top_k"],
-                           values["range_margin"]),
+                           values["range_margin"], drift_window=values["drift_window"],
+                           drift_min_instances=values["drift_min_instances"]),
         limits=Limits(values["max_body_bytes"], values["max_json_depth"],
                       values["request_timeout"]),
         server=ServerOptions(

@@ -27,6 +27,8 @@ GOOD = {
     "log_level": ("warning", "WARNING"),
     "enable_access_log": ("yes", True),
     "model_name": ("tumour", "tumour"),
+    "drift_window": ("5000", 5000),
+    "drift_min_instances": ("50", 50),
 }
 # A value each option refuses (model_dir and model_name take any text).
 BAD = {
@@ -42,6 +44,8 @@ BAD = {
     "range_margin": "nan",
     "log_level": "loud",
     "enable_access_log": "2",
+    "drift_window": "0",
+    "drift_min_instances": "many",
 }
 
 
@@ -96,6 +100,15 @@ def test_a_bad_flag_value_is_one_line_naming_flag_value_and_allowed(dest: str, c
     error = capsys.readouterr().err
     assert error.count("\n") == 1
     assert f"--{dest}={BAD[dest]!r}: expected {option.allowed}" in error
+
+
+def test_a_drift_minimum_above_the_window_is_one_line(capsys) -> None:
+    with pytest.raises(SystemExit) as exited:
+        parse(["--drift_window", "100"], {"DRIFT_MIN_INSTANCES": "101"})
+    assert exited.value.code == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1
+    assert "--drift_min_instances 101: expected at most --drift_window (100)" in error
 
 
 @pytest.mark.parametrize(
