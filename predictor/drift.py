@@ -1,16 +1,20 @@
 """The drift window: the last ``--drift_window`` scored instances, binned, and their PSI.
 
-A prediction notes its features and probability with one ``list.append``
-(:meth:`DriftWindow.observe`); nothing else happens on the request path. The notes are
-folded in bulk, off it: binned against the training reference in one vectorised pass and
-written into this process's ring (``predictor.drift_window``), at most
-:data:`FOLD_SECONDS` after the first note of a batch, at once when :data:`FOLD_AT` notes are
-waiting, and before this process answers a scrape. So another worker's instances reach the
-pod's figures within a second; this process's own ones at once.
+A prediction copies its features and probability into this process's waiting buffer
+(:meth:`DriftWindow.observe_one`: one ``struct.pack_into`` of its 30 floats, so nothing of
+the request is kept alive; a batch, :meth:`DriftWindow.observe_batch`: one numpy copy);
+nothing else happens on the request path. The waiting instances are folded in bulk, off it:
+binned against the training reference in one vectorised pass and written into this
+process's ring (``predictor.drift_window``), :data:`FOLD_SECONDS` after the first one since
+the last fold, and before this process answers a scrape. So another worker's instances
+reach the pod's figures within a second; this process's own ones at once. The buffer holds
+two windows: when it is full the older half, which can no longer be in the window, is
+dropped unbinned, so under heavy load a fold bins at most one window a second.
 
 Counted: valid predictions of V1 ``:predict``, V2 REST ``/infer`` and gRPC. Not counted:
 ``:explain`` (it re-examines a case usually predicted already; counting it would weigh that
-case twice) nor ``:feedback`` (confirmed outcomes of old cases, not today's traffic).
+case twice) nor ``:feedback`` (confirmed outcomes of old cases, not today's traffic). Called
+on the event loop's thread, as the model's handlers are.
 """
 
 from __future__ import annotations
@@ -23,7 +27,6 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +43,6 @@ DEFAULT_WINDOW = 1000
 # to read (tests/code/test_drift.py): median 0.22 at 100 instances, 0.08 at 300.
 DEFAULT_MIN_INSTANCES = 300
 FOLD_SECONDS = 1.0
-FOLD_AT = 512
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,13 @@ class DriftWindow:
 
     def _open(self) -> None:
         width = len(self.reference.feature_names)
-        self._notes: list[tuple[Any, Any]] = []
+        self._full = 2 * self.capacity
+        self._features = np.empty((self._full, width), dtype=np.float64)
+        self._probabilities = np.empty(self._full, dtype=np.float64)
+        self._probability_slots = memoryview(self._probabilities)
+        self._pack_row = struct.Struct(f"{width}d").pack_into
+        self._row_bytes = 8 * width
+        self._waiting = 0  # instances in the buffer since the last fold
         self._timer: asyncio.TimerHandle | None = None
         self._lock = threading.Lock()
         if self.directory is None:
@@ -95,44 +103,65 @@ class DriftWindow:
 
     def __getstate__(self) -> dict:
         # --workers > 1 pickles the model to each worker, which opens a ring of its own.
-        state = dict(self.__dict__)
-        for name in ("_notes", "_timer", "_lock", "_rings"):
-            state.pop(name)
-        return state
+        kept = ("reference", "threshold", "capacity", "min_instances", "directory")
+        return {name: self.__dict__[name] for name in kept}
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self._open()
 
-    def observe(self, features: Any, probability: Any) -> None:
-        """Note scored instances: one (a sequence of floats and its probability) or a batch
-        (a float64 matrix and its probabilities)."""
-        notes = self._notes
-        notes.append((features, probability))
-        if len(notes) == 1 or len(notes) == FOLD_AT:
-            self._schedule(len(notes))
+    def observe_one(self, features: Sequence[float], probability: float) -> None:
+        """Note one scored instance: its values (finite floats) and probability."""
+        waiting = self._waiting
+        self._pack_row(self._features, waiting * self._row_bytes, *features)
+        self._probability_slots[waiting] = probability
+        self._waiting = waiting = waiting + 1
+        if waiting == 1:
+            self._schedule()
+        elif waiting == self._full:
+            self._keep_last(self.capacity)
 
-    def _schedule(self, waiting: int) -> None:
+    def observe_batch(self, features: np.ndarray, probabilities: np.ndarray) -> None:
+        """Note scored instances: a float64 matrix and its probabilities."""
+        count = min(len(features), self.capacity)
+        waiting = self._waiting
+        if waiting + count > self._full:
+            waiting = self._keep_last(self.capacity - count)
+        self._features[waiting : waiting + count] = features[-count:]
+        self._probabilities[waiting : waiting + count] = probabilities[-count:]
+        self._waiting = waiting + count
+        if waiting == 0:
+            self._schedule()
+
+    def _keep_last(self, count: int) -> int:
+        """Drop all but the last ``count`` waiting instances (older than a whole window of
+        this process's); how many are left."""
+        waiting = self._waiting
+        kept = min(waiting, count)
+        self._features[:kept] = self._features[waiting - kept : waiting]
+        self._probabilities[:kept] = self._probabilities[waiting - kept : waiting]
+        self._waiting = kept
+        return kept
+
+    def _schedule(self) -> None:
         loop = asyncio._get_running_loop()  # None off the loop; public get_running_loop raises
         if loop is None or loop.is_closed():
             self.fold()
-        elif waiting == 1:
-            self._timer = loop.call_later(FOLD_SECONDS, self.fold)
         else:
-            loop.call_soon(self.fold)
+            self._timer = loop.call_later(FOLD_SECONDS, self.fold)
 
     def fold(self) -> None:
         """Bin the instances noted so far and write them into this process's ring."""
         with self._lock:
-            notes, self._notes = self._notes, []
+            waiting, self._waiting = self._waiting, 0
             timer, self._timer = self._timer, None
-        if timer is not None:
-            timer.cancel()
-        if notes:
-            features, probabilities = _stack(notes, len(self.reference.feature_names))
-            features, probabilities = features[-self.capacity :], probabilities[-self.capacity :]
-            bins = self.reference.bin_indices(features)
-            self._rings.own.append(time.monotonic_ns(), probabilities >= self.threshold, bins)
+            if timer is not None:
+                timer.cancel()
+            if waiting:
+                first = max(0, waiting - self.capacity)
+                bins = self.reference.bin_indices(self._features[first:waiting])
+                labels = self._probabilities[first:waiting] >= self.threshold
+                self._rings.own.append(time.monotonic_ns(), labels, bins)
 
     def figures(self) -> DriftFigures:
         """The figures of the pod's last ``capacity`` instances (all processes' rings)."""
@@ -142,33 +171,3 @@ class DriftWindow:
             return DriftFigures(window.count, None, math.nan)
         ratio = float(np.count_nonzero(window.labels)) / window.count
         return DriftFigures(window.count, self.reference.psi(window.bins), ratio)
-
-
-def _stack(notes: list[tuple[Any, Any]], width: int) -> tuple[np.ndarray, np.ndarray]:
-    """The noted instances as one matrix and their probabilities, in the order noted."""
-    matrices: list[np.ndarray] = []
-    probabilities: list[np.ndarray] = []
-    singles: list[Sequence[float]] = []  # consecutive one-instance notes
-    single_probabilities: list[float] = []
-    for features, probability in notes:
-        if not isinstance(features, np.ndarray):
-            singles.append(features)
-            single_probabilities.append(probability)
-            continue
-        if singles:
-            matrices.append(_matrix(singles, width))
-            probabilities.append(np.array(single_probabilities, dtype=np.float64))
-            singles, single_probabilities = [], []
-        matrices.append(features)
-        probabilities.append(np.asarray(probability, dtype=np.float64))
-    if singles:
-        matrices.append(_matrix(singles, width))
-        probabilities.append(np.array(single_probabilities, dtype=np.float64))
-    return np.concatenate(matrices), np.concatenate(probabilities)
-
-
-def _matrix(rows: list[Sequence[float]], width: int) -> np.ndarray:
-    """Rows of floats straight into a float64 matrix in C (faster than np.array)."""
-    matrix = np.empty((len(rows), width), dtype=np.float64)
-    struct.pack_into(f"{matrix.size}d", matrix, 0, *chain.from_iterable(rows))
-    return matrix

@@ -163,7 +163,7 @@ class BreastCancerModel(SynchronousModel):
             # One instance in range, the usual request: no warnings to build.
             probability = self.scorer.probability_of_one(features)
             if self._drift is not None:
-                self._drift.observe(features, probability)
+                self._drift.observe_one(features, probability)
             return self._one_prediction.json(probability)
         probabilities, warnings = self._score(payload)
         artifact = self.artifact
@@ -179,11 +179,11 @@ class BreastCancerModel(SynchronousModel):
         if isinstance(features, np.ndarray):
             probabilities = self.scorer.probability_malignant(features)
             if self._drift is not None:
-                self._drift.observe(features, probabilities)
+                self._drift.observe_batch(features, probabilities)
             return probabilities, self.ranges.warnings(features)
         probabilities = [self.scorer.probability_of_one(features)]
         if self._drift is not None:
-            self._drift.observe(features, probabilities[0])
+            self._drift.observe_one(features, probabilities[0])
         if self.ranges.contains(features):
             return probabilities, None
         return probabilities, self.ranges.warnings(payload.matrix)

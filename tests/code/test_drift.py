@@ -39,7 +39,7 @@ def cases(count: int, seed: int, area_factor: float = 1.0) -> np.ndarray:
 
 def observe_one_by_one(window: DriftWindow, rows: np.ndarray, probability: float) -> None:
     for row in rows.tolist():
-        window.observe(row, probability)
+        window.observe_one(row, probability)
 
 
 def test_below_the_minimum_the_figures_are_nan_but_the_count_is_reported(reference) -> None:
@@ -48,7 +48,7 @@ def test_below_the_minimum_the_figures_are_nan_but_the_count_is_reported(referen
     figures = window.figures()
     assert figures.instances == 299 and figures.psi is None
     assert math.isnan(figures.predicted_malignant_ratio)
-    window.observe(cases(1, seed=2), np.array([0.9]))
+    window.observe_batch(cases(1, seed=2), np.array([0.9]))
     assert window.figures().instances == 300 and window.figures().psi is not None
 
 
@@ -58,7 +58,7 @@ def test_the_window_keeps_the_most_recent_instances_and_their_labels(reference) 
     window.fold()
     batch = cases(300, seed=4)
     probabilities = np.r_[np.full(150, 0.1), np.full(150, THRESHOLD)]  # the threshold counts
-    window.observe(batch, probabilities)
+    window.observe_batch(batch, probabilities)
     figures = window.figures()
     assert figures.instances == 400
     assert figures.predicted_malignant_ratio == (100 + 150) / 400
@@ -67,7 +67,7 @@ def test_the_window_keeps_the_most_recent_instances_and_their_labels(reference) 
 def test_a_batch_larger_than_the_window_leaves_its_last_instances(reference) -> None:
     window = DriftWindow(reference, THRESHOLD, capacity=300, min_instances=300)
     rows = np.r_[cases(1000, seed=5), cases(300, seed=6, area_factor=1.6)]
-    window.observe(rows, np.zeros(len(rows)))
+    window.observe_batch(rows, np.zeros(len(rows)))
     figures = window.figures()
     assert figures.instances == 300 and figures.predicted_malignant_ratio == 0.0
     assert figures.psi[FEATURE_NAMES.index("mean area")] >= 0.2
@@ -99,15 +99,26 @@ def test_the_default_minimum_keeps_in_distribution_noise_out_of_the_significant_
     assert np.median(largest[DEFAULT_MIN_INSTANCES]) < 0.1
 
 
-async def test_on_the_event_loop_notes_wait_for_a_fold_off_the_request_path(reference) -> None:
-    window = DriftWindow(reference, THRESHOLD, min_instances=1)
+async def test_on_the_event_loop_notes_wait_for_a_fold_off_the_request_path(
+    reference, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(drift, "FOLD_SECONDS", 0.05)
+    window = DriftWindow(reference, THRESHOLD, capacity=100, min_instances=1)
     observe_one_by_one(window, cases(10, seed=9), 0.9)
     assert window._rings.window().count == 0  # noted, not folded yet
-    observe_one_by_one(window, cases(drift.FOLD_AT - 10, seed=10), 0.9)
-    await asyncio.sleep(0)  # the fold queued when FOLD_AT notes were waiting
-    assert window._rings.window().count == drift.FOLD_AT
-    window.observe(cases(1, seed=11), np.array([0.9]))
-    assert window.figures().instances == drift.FOLD_AT + 1  # a scrape folds first
+    await asyncio.sleep(0.2)
+    assert window._rings.window().count == 10  # the timer folded them
+
+
+async def test_instances_older_than_a_window_are_dropped_unbinned(reference) -> None:
+    window = DriftWindow(reference, THRESHOLD, capacity=100, min_instances=1)
+    observe_one_by_one(window, cases(1000, seed=10), 0.9)
+    observe_one_by_one(window, cases(90, seed=11), 0.1)
+    assert window._waiting <= 2 * 100  # bounded, however many requests came
+    window.observe_batch(cases(150, seed=12), np.r_[np.full(140, 0.9), np.full(10, 0.1)])
+    window.observe_batch(cases(5, seed=13), np.full(5, 0.1))
+    figures = window.figures()  # a scrape folds first: the last 100, 90 of them malignant
+    assert figures.instances == 100 and figures.predicted_malignant_ratio == 0.85
 
 
 def test_rings_of_every_process_are_merged_most_recent_first(reference, tmp_path) -> None:
@@ -147,12 +158,12 @@ def test_a_ring_file_is_this_process_s(reference, tmp_path: Path) -> None:
 
 async def test_the_order_of_a_fold_is_kept_across_the_ring_s_wrap(reference) -> None:
     window = DriftWindow(reference, THRESHOLD, capacity=100, min_instances=10)
-    window.observe(cases(70, seed=14), np.zeros(70))
+    window.observe_batch(cases(70, seed=14), np.zeros(70))
     window.fold()  # slots 0-69
     # One fold (on the loop, notes wait for it): 40 malignant singles, a benign batch of 10,
     # then 10 malignant singles; they wrap the ring (slots 70-99, then 0-29).
     observe_one_by_one(window, cases(40, seed=15), 0.9)
-    window.observe(cases(10, seed=16), np.zeros(10))
+    window.observe_batch(cases(10, seed=16), np.zeros(10))
     observe_one_by_one(window, cases(10, seed=17), 0.9)
     window.fold()
     latest = window._rings.window().most_recent(20)  # the batch, then the last 10 singles
