@@ -24,6 +24,7 @@ import mmap
 import os
 import struct
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +34,8 @@ MAGIC = b"BCDRIFT2"
 HEADER = struct.Struct("<8sIIQQ")  # magic, features, capacity, sequence, written
 FILE_PATTERN = "drift_*.drift"
 READ_ATTEMPTS = 5
+# Between attempts: a writer's append takes microseconds.
+RETRY_SECONDS = 0.0002
 # Rings opened by this process: a model unpickled again in the same process gets a new file.
 _opened = itertools.count()
 
@@ -121,7 +124,9 @@ def read_window(buffer: bytes | bytearray | mmap.mmap, features: int) -> Window 
     None when it is not a ring of ``features`` features or stays mid-write."""
     if len(buffer) < HEADER.size:
         return None
-    for _ in range(READ_ATTEMPTS):
+    for attempt in range(READ_ATTEMPTS):
+        if attempt:
+            time.sleep(RETRY_SECONDS)
         magic, width, capacity, sequence, written = HEADER.unpack_from(buffer, 0)
         if magic != MAGIC or width != features or len(buffer) < Ring.size(width, capacity):
             return None

@@ -89,6 +89,7 @@ def assert_stable(samples: dict[str, float]) -> None:
     psi = psi_by_feature(samples)
     assert list(psi) == list(FEATURE_NAMES)
     assert max(psi.values()) < 0.1, psi
+    print(f"largest PSI of in-distribution traffic {max(psi.values()):.3f}")
 
 
 def assert_area_drift(samples: dict[str, float]) -> None:
