@@ -9,10 +9,15 @@ from pathlib import Path
 
 from bench.process import ROOT
 
+DRIFT_FILE = "drift_reference.json"  # predictor.drift_reference's, without importing it
+
 
 def ensure_model(model_dir: Path) -> None:
-    """Train the artifact with the project's CLI unless one is already there."""
-    if (model_dir / "LATEST").is_file():
+    """Train the artifact with the project's CLI unless a current one is already there (one
+    without drift_reference.json would be served without the drift window, and measured
+    cheaper than it is)."""
+    latest = model_dir / "LATEST"
+    if latest.is_file() and (model_dir / latest.read_text().strip() / DRIFT_FILE).is_file():
         return
     print(f"training a model into {model_dir} ...", flush=True)
     subprocess.run(

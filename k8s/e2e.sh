@@ -354,7 +354,7 @@ check_payloads() {
     if [[ "$status" != "$expected" ]]; then
       echo "$file: POST $path -> $status, expected $expected: $(head -c 300 "$body")" >&2
       failures=$((failures + 1))
-    elif [[ "$status" == 200 && "$protocol" == v1 ]] &&
+    elif [[ "$status" == 200 && "$protocol" == v1 && "$verb" == predict ]] &&
       ! jq -e --argjson want "$labels" --argjson sets "$sets" --arg version "$version" \
         '([.predictions[].label] == $want or $want == []) and .model_version == $version
         and ($sets == null or [.predictions[].prediction_set] == $sets)' \

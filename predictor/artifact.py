@@ -7,6 +7,7 @@ Layout written by ``python -m training --output DEST`` (locally, on a PVC or und
     DEST/<version>/linear_model.json  the folded logistic regression (linear classifiers only)
     DEST/<version>/model.joblib       the fitted scikit-learn pipeline (a pickle)
     DEST/<version>/metadata.json      features, ranges, labels, threshold, metrics
+    DEST/<version>/drift_reference.json  each feature's training deciles and shares (PSI)
     DEST/<version>/model_card.md      intended use, metrics with intervals (plus *.png plots)
     DEST/<version>/SHA256SUMS         the sha256 of every other file of the version
 

@@ -149,15 +149,25 @@ def parse(argv: Sequence[str] | None = None) -> CommandLine:
     try:
         settings = Settings(**given)
     except ValidationError as error:
-        problem = error.errors()[0]
-        name = str(problem["loc"][0])
-        source = sources.get(name, environment_variable(name))
-        # What was written, not what a validator made of it.
-        text = given.get(name, environ.get(source, str(problem.get("input", ""))))
-        if not source.startswith("-"):
-            source = f"environment variable {source}"
-        parser.error(f"{source}={text[:80]!r}: expected {allowed(Settings.model_fields[name])}")
+        parser.error(_first_problem(error, given, sources, environ))
     return CommandLine(settings, sources, warnings + unknown_variables(environ))
+
+
+def _first_problem(
+    error: ValidationError, given: dict, sources: dict, environ: Mapping[str, str]
+) -> str:
+    """One line for the first refused value: where it came from, what it was, what is allowed;
+    or, for settings that do not fit together, the settings class's own sentence."""
+    problem = error.errors()[0]
+    if not problem["loc"]:
+        return str(problem["msg"]).removeprefix("Value error, ")
+    name = str(problem["loc"][0])
+    source = sources.get(name, environment_variable(name))
+    # What was written, not what a validator made of it.
+    text = given.get(name, environ.get(source, str(problem.get("input", ""))))
+    if not source.startswith("-"):
+        source = f"environment variable {source}"
+    return f"{source}={text[:80]!r}: expected {allowed(Settings.model_fields[name])}"
 
 
 def unknown_variables(environ: Mapping[str, str]) -> list[str]:

@@ -19,6 +19,7 @@ from predictor.artifact import (
     ArtifactError,
     verify_artifact,
 )
+from predictor.drift_reference import DRIFT_REFERENCE_FILENAME, DriftReference, load_reference
 from predictor.linear_model import LINEAR_MODEL_FILENAME, load_linear_model
 from predictor.manifest import MANIFEST_FILENAME
 from predictor.prediction_sets import PredictionSets
@@ -42,6 +43,8 @@ class Artifact:
     manifest_sha256: str | None
     # The calibrated prediction-set cut points; None for an artifact trained without them.
     prediction_sets: PredictionSets | None = None
+    # The training distribution for drift figures; None for artifacts trained before it.
+    drift_reference: DriftReference | None = None
 
     @property
     def feature_names(self) -> list[str]:
@@ -112,8 +115,23 @@ def load_artifact(model_dir: str | Path) -> Artifact:
     except ValueError as error:
         path = files.directory / METADATA_FILENAME
         raise ArtifactError(f"cannot use {path}: {error}; {RETRAIN}") from error
+    reference = None
+    if DRIFT_REFERENCE_FILENAME in files.contents:
+        try:
+            reference = load_reference(
+                files.contents[DRIFT_REFERENCE_FILENAME], metadata["feature_names"]
+            )
+        except ValueError as error:
+            path = files.directory / DRIFT_REFERENCE_FILENAME
+            raise ArtifactError(f"cannot use {path}: {error}; {RETRAIN}") from error
     return Artifact(
-        files.directory, metadata, scorer, scorer_file, files.manifest_sha256, prediction_sets
+        files.directory,
+        metadata,
+        scorer,
+        scorer_file,
+        files.manifest_sha256,
+        prediction_sets,
+        reference,
     )
 
 

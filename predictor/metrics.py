@@ -7,6 +7,9 @@ process (cached), so a model pickled to a ``--workers`` child resolves its own, 
 never looks a child up. Observations are noted and folded in batches
 (:mod:`predictor.batched_metrics`).
 
+The gauges computed when ``/metrics`` is scraped (drift, predicted share, model age) are
+one collector's, declared with it in :mod:`predictor.monitoring`.
+
 In multi-process mode (``--workers > 1``) each process writes its own values and ``/metrics``
 sums them; the version gauge takes the maximum instead, as every process serves the same
 version.
@@ -55,6 +58,13 @@ HTTP_DURATION = Histogram(
     "Seconds from a REST request's arrival to the end of its answer, by endpoint.",
     ["endpoint"],
     buckets=LATENCY_BUCKETS,
+)
+# Confirmed outcomes posted to :feedback, against what the served model predicts for them.
+FEEDBACK = Counter(
+    "breast_cancer_feedback",
+    "Confirmed outcomes posted to :feedback, by the served model's label for the case "
+    "(predicted), the confirmed diagnosis (actual) and the model version.",
+    ["predicted", "actual", "model_version"],
 )
 # KServe's per-stage latency histograms (request_preprocess_seconds, ...), by model name:
 # KServe declares them (in kserve.metrics, imported only by the server, not by the batch CLI).

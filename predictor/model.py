@@ -12,8 +12,10 @@ import orjson
 from kserve.protocol.infer_type import InferRequest, InferResponse
 
 from predictor.explain import explain_linear, unavailable
+from predictor.feedback import record_feedback, start_counting
 from predictor.loader import Artifact, load_artifact
 from predictor.metrics import model_metrics, record_loaded_model
+from predictor.monitoring import start_monitoring
 from predictor.pipeline import SynchronousModel
 from predictor.prediction_sets import PREDICTION_SET, PredictionSets
 from predictor.ranges import RangeChecker
@@ -80,6 +82,7 @@ class BreastCancerModel(SynchronousModel):
         self.model_dir = Path(model_dir)
         self.settings = settings or Settings()
         self.artifact: Artifact | None = None
+        self._drift = None  # the drift window, once loaded from an artifact that has one
         # A subclass's own predict must be called: predict_json stands in for this one only.
         self._default_predict = type(self).predict is BreastCancerModel.predict
 
@@ -112,6 +115,12 @@ class BreastCancerModel(SynchronousModel):
         if BUNDLED_MODEL_DIR in (artifact.directory, artifact.directory.parent):
             logger.info("%s", BUNDLED_MODEL_NOTE)
         record_loaded_model(self.name, artifact.version)
+        settings = self.settings
+        self.monitoring = start_monitoring(
+            artifact, settings.drift_window, settings.drift_min_instances
+        )
+        self._drift = self.monitoring.window
+        start_counting(artifact.version)
         # The readiness probe (GET /v1/models/<name>) turns 200 only from here on.
         self.ready = True
         return self.ready
@@ -177,7 +186,10 @@ class BreastCancerModel(SynchronousModel):
         features = payload.features
         if type(features) is not np.ndarray and self.ranges.contains(features):
             # One instance in range, the usual request: no warnings to build.
-            return self._one_prediction.json(self.scorer.probability_of_one(features))
+            probability = self.scorer.probability_of_one(features)
+            if self._drift is not None:
+                self._drift.observe_one(features, probability)
+            return self._one_prediction.json(probability)
         probabilities, warnings = self._score(payload)
         artifact = self.artifact
         threshold, sets = artifact.threshold, artifact.prediction_sets
@@ -187,11 +199,17 @@ class BreastCancerModel(SynchronousModel):
         return orjson.dumps(body, option=ORJSON_OPTIONS)
 
     def _score(self, payload: ValidatedBatch) -> tuple[Probabilities, list[list[dict]] | None]:
-        """Probabilities and out-of-range warnings (None when every value is in range)."""
+        """Probabilities and out-of-range warnings (None when every value is in range); the
+        instances are noted in the drift window."""
         features = payload.features
         if isinstance(features, np.ndarray):
-            return self.scorer.probability_malignant(features), self.ranges.warnings(features)
+            probabilities = self.scorer.probability_malignant(features)
+            if self._drift is not None:
+                self._drift.observe_batch(features, probabilities)
+            return probabilities, self.ranges.warnings(features)
         probabilities = [self.scorer.probability_of_one(features)]
+        if self._drift is not None:
+            self._drift.observe_one(features, probabilities[0])
         if self.ranges.contains(features):
             return probabilities, None
         return probabilities, self.ranges.warnings(payload.matrix)
@@ -213,6 +231,17 @@ class BreastCancerModel(SynchronousModel):
             explanation["warnings"] = warnings[index] if warnings else []
         return envelope(
             "explanations", explanations, artifact.threshold, self.name, artifact.version
+        )
+
+    def feedback(self, payload) -> dict:
+        """Confirmed outcomes of earlier cases (``:feedback``), scored and counted.
+
+        ``payload``: the request body, ``{"instances": [...], "outcomes": [...]}``, decoded or
+        as bytes; the instances are validated as ``:predict``'s. Raises InvalidInput (400).
+        """
+        artifact = self.artifact
+        return record_feedback(
+            payload, self.validator, self.scorer, artifact.threshold, self.name, artifact.version
         )
 
     def get_input_types(self) -> list[dict]:

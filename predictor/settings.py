@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -24,6 +24,8 @@ from pydantic_settings import (
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
+
+from predictor.drift import DEFAULT_MIN_INSTANCES, DEFAULT_WINDOW
 
 MIB = 1024 * 1024
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
@@ -76,6 +78,18 @@ class Settings(BaseSettings):
         allow_inf_nan=False,
         description="warn when a value is beyond the training min/max by more than this "
         "fraction of the training span",
+    )
+    drift_window: int = Field(
+        DEFAULT_WINDOW,
+        ge=1,
+        description="the drift figures (PSI per feature, predicted malignant share) are "
+        "computed over the pod's last this many scored instances",
+    )
+    drift_min_instances: int = Field(
+        DEFAULT_MIN_INSTANCES,
+        ge=1,
+        description="fewer scored instances than this in the window: PSI and the predicted "
+        "share are reported as NaN (too noisy to read); at most --drift_window",
     )
     # ---- request limits ---------------------------------------------------------------------
     max_body_bytes: int = Field(
@@ -159,6 +173,15 @@ class Settings(BaseSettings):
     )
     ssl_certfile: str | None = kserve_flag(None, "certificate file: serve HTTPS")
     ssl_keyfile: str | None = kserve_flag(None, "private key file of --ssl_certfile")
+
+    @model_validator(mode="after")
+    def _min_instances_fit_the_window(self) -> Settings:
+        if self.drift_min_instances > self.drift_window:
+            raise ValueError(
+                f"--drift_min_instances {self.drift_min_instances} must be at most "
+                f"--drift_window ({self.drift_window})"
+            )
+        return self
 
     @field_validator("log_level", mode="before")
     @classmethod

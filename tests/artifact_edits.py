@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from predictor.artifact import LEGACY_FORMAT_VERSION, METADATA_FILENAME, MODEL_FILENAME
+from predictor.drift_reference import DRIFT_REFERENCE_FILENAME
 from predictor.linear_model import LINEAR_MODEL_FILENAME
 from predictor.manifest import MANIFEST_FILENAME, format_manifest, parse_manifest, sha256_hex
 from predictor.prediction_sets import METADATA_KEY
@@ -34,8 +35,17 @@ def without_prediction_sets(metadata: dict) -> dict:
     return {**metadata, "metrics": metrics}
 
 
+def drop_listed(version_dir: Path, name: str) -> None:
+    """Remove a file and its SHA256SUMS line: a version written before that file existed."""
+    (version_dir / name).unlink()
+    listed = parse_manifest((version_dir / MANIFEST_FILENAME).read_bytes())
+    files = {n: (version_dir / n).read_bytes() for n in listed if n != name}
+    (version_dir / MANIFEST_FILENAME).write_bytes(format_manifest(files))
+
+
 def make_legacy(version_dir: Path) -> None:
-    """Turn a version into what training wrote before SHA256SUMS and linear_model.json.
+    """Turn a version into what training wrote before SHA256SUMS, linear_model.json and
+    drift_reference.json.
 
     That format recorded the model's sha256 in metadata.json and nothing else (and had no
     prediction sets).
@@ -47,6 +57,7 @@ def make_legacy(version_dir: Path) -> None:
     metadata_path.write_text(
         json.dumps(without_prediction_sets(json.loads(metadata_path.read_text())))
     )
+    (version_dir / DRIFT_REFERENCE_FILENAME).unlink()
     model = (version_dir / MODEL_FILENAME).read_bytes()
     model_file = {"name": MODEL_FILENAME, "sha256": sha256_hex(model), "bytes": len(model)}
     edit_json(

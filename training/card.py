@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from predictor.drift_reference import DRIFT_REFERENCE_FILENAME, DriftReference
 from training.card_sections import prediction_set_lines, promotion_lines
 from training.data import Dataset
 from training.evaluate import classification_metrics
@@ -144,6 +145,7 @@ def build_model_card(
         "|---|---:|---:|",
         f"| **actual malignant** | {holdout['true_malignant']} | {holdout['false_benign']} |",
         f"| **actual benign** | {holdout['false_malignant']} | {holdout['true_benign']} |",
+        *_drift_lines(result.drift_reference, rows["holdout"]),
         "\n## Caveats\n",
         f"- Small data set: {len(dataset.labels)} rows from one institution (WDBC). The hold-out "
         f"split has {rows['holdout']} rows ({malignant} malignant), so the intervals above are "
@@ -162,6 +164,32 @@ def build_model_card(
     if plots_skipped:
         lines.append(f"Plots skipped: {plots_skipped}.")
     return "\n".join(lines) + "\n"
+
+
+def _drift_lines(reference: DriftReference | None, holdout_rows: int) -> list[str]:
+    """The training distribution the predictor measures drift against (PSI per feature)."""
+    if reference is None:
+        return []
+    lines = [
+        "\n## Training distribution (drift reference)\n",
+        f"`{DRIFT_REFERENCE_FILENAME}` holds, for each feature, its deciles over the "
+        f"{reference.rows} rows the model was fitted on (the {holdout_rows} hold-out rows "
+        "excluded; tied deciles merged) and the share of those rows in each bin. The predictor "
+        "compares the bins of its last `--drift_window` scored instances with these shares "
+        "(`breast_cancer_feature_psi`: < 0.1 stable, 0.1-0.2 moderate, >= 0.2 significant). "
+        f"Training prevalence of malignant: {reference.malignant_ratio:.1%} "
+        "(`breast_cancer_training_malignant_ratio`; compare with the predicted share).\n",
+        "| feature | bins | lowest cut | median cut | highest cut | largest bin share |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, cuts, shares in zip(
+        reference.feature_names, reference.cuts, reference.shares, strict=True
+    ):
+        lines.append(
+            f"| {name} | {len(shares)} | {cuts[0]:.4g} | {cuts[len(cuts) // 2]:.4g} | "
+            f"{cuts[-1]:.4g} | {shares.max():.0%} |"
+        )
+    return lines
 
 
 def _threshold_lines(result: TrainingResult, target: float) -> list[str]:

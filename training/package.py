@@ -18,6 +18,7 @@ from predictor.artifact import (
     MODEL_FILENAME,
     POSITIVE_LABEL,
 )
+from predictor.drift_reference import DRIFT_REFERENCE_FILENAME, dump_reference
 from predictor.linear_model import LINEAR_MODEL_FILENAME, dump_linear_model
 from predictor.manifest import MANIFEST_FILENAME, format_manifest
 from predictor.pipeline_scoring import build_scorer
@@ -142,6 +143,8 @@ def build_files(
     linear_model = serialize_linear_model(result)
     if linear_model is not None:
         files[LINEAR_MODEL_FILENAME] = linear_model
+    if result.drift_reference is not None:
+        files[DRIFT_REFERENCE_FILENAME] = dump_reference(result.drift_reference)
     files.update(extra_files or {})
     files[METADATA_FILENAME] = json.dumps(metadata, indent=2).encode() + b"\n"
     files[MANIFEST_FILENAME] = format_manifest(files)

@@ -16,9 +16,10 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
+from predictor.drift_reference import DriftReference, build_reference
 from training.config import CLASSIFIERS, LOGISTIC_REGRESSION, RANDOM_FOREST, TrainingConfig
 from training.conformal import Calibration, calibrate, set_report
-from training.data import Dataset
+from training.data import FEATURE_NAMES, Dataset
 from training.evaluate import classification_metrics, select_threshold
 
 
@@ -40,6 +41,8 @@ class TrainingResult:
     # Training rows and their out-of-fold probabilities: the rows the threshold was chosen on.
     out_of_fold_labels: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
     out_of_fold_probabilities: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
+    # The fitted rows' distribution per feature and malignant share, for drift at serving.
+    drift_reference: DriftReference | None = field(default=None, repr=False)
 
 
 def build_pipeline(config: TrainingConfig) -> Pipeline:
@@ -169,6 +172,8 @@ def train(
         out_of_fold_probabilities=out_of_fold,
         holdout_features=x_holdout,
         calibration=calibration,
+        # The distribution of the rows the served model was fitted on (as its ranges).
+        drift_reference=build_reference(x_fit, y_fit, FEATURE_NAMES),
     )
 
 

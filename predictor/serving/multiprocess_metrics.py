@@ -100,9 +100,13 @@ class MultiProcessMetrics:
         from prometheus_client import CollectorRegistry
         from prometheus_client.multiprocess import MultiProcessCollector
 
+        from predictor.monitoring import COLLECTOR
+
         self.app = app
         self.registry = CollectorRegistry()
         MultiProcessCollector(self.registry, path=str(directory))
+        # Computed at scrape from every process's drift ring: nothing to sum (see there).
+        self.registry.register(COLLECTOR)
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if (

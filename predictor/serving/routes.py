@@ -98,6 +98,11 @@ def v1_path(model: str, verb: str | None = None) -> str:
     return f"{V1_MODELS}{model}" + (f":{verb}" if verb else "")
 
 
+def fastapi_v1_route(verb: str) -> str:
+    """FastAPI's path template of a V1 verb route, as KServe writes its own."""
+    return V1_MODELS + "{model_name}:" + verb
+
+
 def v2_path(model: str, action: str) -> str:
     """``/v2/models/<model>/<action>``."""
     return f"{V2_MODELS}{model}/{action}"

@@ -38,6 +38,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from predictor.serving import eventloop, fast_lane, multiprocess_metrics, startup
 from predictor.serving.decoding import ClientInputDataPlane
 from predictor.serving.drain import Drain, DrainingUvicornServer, DrainMiddleware
+from predictor.serving.feedback import add_feedback_route
 from predictor.serving.grpc import PredictorGRPCServer
 from predictor.serving.http_metrics import HttpMetrics
 from predictor.serving.limits import RequestLimitMiddleware
@@ -92,6 +93,7 @@ class PredictorRESTServer(RESTServer):
         app = kserve_model_server.app
         app.add_exception_handler(RequestValidationError, validation_error_handler)
         app.add_exception_handler(StarletteHTTPException, http_error_handler)
+        add_feedback_route(app, self.dataplane)  # POST /v1/models/<name>:feedback
         # What uvicorn serves: config.app was KServe's import string until now.
         self.config.app = self.wrap(app)
 

@@ -103,6 +103,7 @@ def test_defaults_pass_the_schema(chart: helm.Chart) -> None:
         {"resources": {"requests": {"cpu": None}}},
         {"resources": {"requests": {"cpu": "lots"}}},
         {"predictor": {"workers": 0}},
+        {"predictor": {"driftWindow": 299}},
         {"fullnameOverride": "Breast_Cancer"},
         {"replicas": 3},
         {"training": {"hookDeletePolicy": "never"}},

@@ -59,6 +59,7 @@ def test_predictor_gets_model_dir_mnt_models_and_its_flags(rendered_sets) -> Non
     assert flag(args, "--grpc_port") == "8081"
     assert flag(args, "--workers") == "1"
     assert flag(args, "--max_instances") == "10000"
+    assert flag(args, "--drift_window") == "1000"
     assert container["ports"] == [
         {"name": "http1", "containerPort": 8080, "protocol": "TCP"},
         {"name": "grpc", "containerPort": 8081, "protocol": "TCP"},

@@ -17,6 +17,7 @@ from predictor.artifact import (
     ArtifactError,
     resolve_version_dir,
 )
+from predictor.drift_reference import DRIFT_REFERENCE_FILENAME
 from predictor.linear_model import LINEAR_MODEL_FILENAME
 from predictor.loader import load_artifact
 from predictor.manifest import MANIFEST_FILENAME, format_manifest, parse_manifest
@@ -61,7 +62,13 @@ def test_a_linear_artifact_is_served_from_its_json_and_lists_every_file(copy: Pa
     listed = parse_manifest((artifact.directory / MANIFEST_FILENAME).read_bytes())
     others = {p.name for p in artifact.directory.iterdir()} - {MANIFEST_FILENAME}
     assert set(listed) == others
-    assert {METADATA_FILENAME, MODEL_FILENAME, LINEAR_MODEL_FILENAME, CARD_FILENAME} <= others
+    assert {
+        METADATA_FILENAME,
+        MODEL_FILENAME,
+        LINEAR_MODEL_FILENAME,
+        DRIFT_REFERENCE_FILENAME,
+        CARD_FILENAME,
+    } <= others
     assert PROMOTION_FILENAME in others  # the gate's record is hashed like every file
 
 
@@ -114,7 +121,14 @@ def test_refuses_incomplete_artifacts(copy: Path, breakage, message: str) -> Non
 
 
 @pytest.mark.parametrize(
-    "name", [METADATA_FILENAME, LINEAR_MODEL_FILENAME, MODEL_FILENAME, CARD_FILENAME]
+    "name",
+    [
+        METADATA_FILENAME,
+        LINEAR_MODEL_FILENAME,
+        MODEL_FILENAME,
+        DRIFT_REFERENCE_FILENAME,
+        CARD_FILENAME,
+    ],
 )
 def test_refuses_a_one_byte_change_in_any_listed_file(copy: Path, name: str) -> None:
     path = version_dir(copy) / name
@@ -212,6 +226,16 @@ def test_refuses_a_linear_model_that_does_not_fit_its_metadata(
     document = json.loads((directory / LINEAR_MODEL_FILENAME).read_text())
     rewrite_listed(directory, LINEAR_MODEL_FILENAME, json.dumps(change(document)).encode())
     with pytest.raises(ArtifactError, match=f"cannot use .*linear_model.json: {message}"):
+        load_artifact(copy)
+
+
+def test_refuses_a_drift_reference_that_does_not_fit_its_metadata(copy: Path) -> None:
+    """Even with a matching SHA256SUMS line: the artifact is inconsistent, so not served."""
+    directory = version_dir(copy)
+    document = json.loads((directory / DRIFT_REFERENCE_FILENAME).read_text())
+    document["features"] = document["features"][::-1]
+    rewrite_listed(directory, DRIFT_REFERENCE_FILENAME, json.dumps(document).encode())
+    with pytest.raises(ArtifactError, match=r"cannot use .*drift_reference\.json: its features"):
         load_artifact(copy)
 
 

@@ -46,6 +46,7 @@ def test_loads_with_one_info_line_and_scores_like_the_linear_file(
     notes = [r for r in caplog.records if "predates linear_model.json" in r.getMessage()]
     assert [r.levelno for r in notes] == [logging.INFO]
     assert old.scorer_file == MODEL_FILENAME and old.manifest_sha256 is None
+    assert old.drift_reference is None  # no drift figures: see test_artifact_serving.py
     # The fold at load is the one training wrote into linear_model.json: same bits.
     assert isinstance(old.scorer, LinearScorer)
     features = load_bundled().features

@@ -33,6 +33,8 @@ GOOD = {
     "enable_grpc_reflection": ("1", True),
     "log_level": ("warning", "WARNING"),
     "enable_access_log": ("yes", True),
+    "drift_window": ("5000", 5000),
+    "drift_min_instances": ("50", 50),
     "http_port": ("9000", 9000),
     "grpc_port": ("9001", 9001),
     "workers": ("2", 2),
@@ -65,6 +67,8 @@ BAD = {
     "enable_grpc_reflection": ("sometimes", cli.BOOLEAN),
     "log_level": ("loud", "DEBUG | INFO | WARNING | ERROR"),
     "enable_access_log": ("2", cli.BOOLEAN),
+    "drift_window": ("0", "an integer >= 1"),
+    "drift_min_instances": ("-3", "an integer >= 1"),
     "http_port": ("70000", "an integer between 1 and 65535"),
     "grpc_port": ("x", "an integer between 1 and 65535"),
     "workers": ("0", "an integer >= 1"),
@@ -250,3 +254,12 @@ def test_parse_without_argv_reads_sys_argv(monkeypatch) -> None:
     monkeypatch.setattr(sys, "argv", ["predictor", "--max_instances", "3"])
     assert cli.parse().settings.max_instances == 3
     assert isinstance(cli.build_parser(), argparse.ArgumentParser)
+
+
+def test_a_drift_minimum_above_the_window_is_one_line(capsys) -> None:
+    with pytest.raises(SystemExit) as exited:
+        read("--drift_window", "100", "--drift_min_instances", "200")
+    assert exited.value.code == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1
+    assert "--drift_min_instances 200 must be at most --drift_window (100)" in error

@@ -14,8 +14,10 @@ import pytest
 from kserve import InferenceGRPCClient, InferInput, InferRequest
 
 from predictor.artifact import METADATA_FILENAME, resolve_version_dir
+from predictor.drift_reference import DRIFT_REFERENCE_FILENAME
 from predictor.prediction_sets import PREDICTION_SET
-from tests.artifact_edits import edit_json, make_legacy
+from predictor.serving.multiprocess_metrics import ENV
+from tests.artifact_edits import drop_listed, edit_json, make_legacy
 from tests.support import (
     MODEL_NAME,
     RunningServer,
@@ -27,6 +29,7 @@ from tests.support import (
 # Both packages load compiled extensions at import, so a loaded package shows in the memory map.
 SCIENTIFIC_LIBRARIES = re.compile(r"/(sklearn|scipy|scikit_learn\.libs|scipy\.libs)/")
 LEGACY_LINE = "predates linear_model.json and SHA256SUMS"
+NO_DRIFT_LINE = "has no drift_reference.json"
 # Imported by training or by kserve, never needed to serve a linear artifact.
 UNUSED_AT_SERVING = {"sklearn", "scipy", "joblib", "pandas", "kubernetes", "requests"}
 
@@ -62,11 +65,34 @@ def test_legacy_artifact_loads_through_the_verified_pickle_path_and_answers_the_
         then = orjson.loads(predict(old, "valid_batch_request.json"))
         now = orjson.loads(predict(server, "valid_batch_request.json"))
         lines = [line for line in old.log().splitlines() if LEGACY_LINE in line]
+        metrics = httpx.get(f"{old.base_url}/metrics").text
     assert len(lines) == 1 and " INFO " in lines[0], old.log()
     # That format has no prediction sets: the same answers without them.
     for prediction in now["predictions"]:
         assert prediction.pop(PREDICTION_SET)
     assert then == now
+    assert "breast_cancer_feature_psi" not in metrics
+    assert "breast_cancer_model_trained_timestamp_seconds " in metrics
+
+
+def test_a_version_without_drift_reference_serves_without_drift_figures(
+    trained_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Trained before drift_reference.json existed: served, with one INFO line saying what
+    is missing (not one per worker); the model's other figures are still there."""
+    older = tmp_path / "older"
+    shutil.copytree(trained_dir, older)
+    drop_listed(resolve_version_dir(older), DRIFT_REFERENCE_FILENAME)
+    monkeypatch.setenv(ENV, str(tmp_path / "metrics"))
+    with running_predictor(older, tmp_path, "--workers", "2") as server:
+        predict(server, "valid_batch_request.json")
+        metrics = httpx.get(f"{server.base_url}/metrics").text
+        lines = [line for line in server.log().splitlines() if NO_DRIFT_LINE in line]
+    assert len(lines) == 1 and " INFO " in lines[0], lines
+    for absent in ("breast_cancer_feature_psi", "breast_cancer_drift_window_instances"):
+        assert absent not in metrics
+    for present in ("breast_cancer_model_target_sensitivity 0.98", "breast_cancer_feedback_total"):
+        assert present in metrics
 
 
 def imported_packages(log: str) -> set[str]:

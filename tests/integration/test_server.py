@@ -26,20 +26,23 @@ from tests.support import (
 EXAMPLES = example_index()
 
 
-def endpoint(server: RunningServer, protocol: str) -> str:
+def endpoint(server: RunningServer, protocol: str, verb: str = "predict") -> str:
     if protocol == "v2":
         return f"{server.base_url}/v2/models/{MODEL_NAME}/infer"
-    return f"{server.base_url}/v1/models/{MODEL_NAME}:predict"
+    return f"{server.base_url}/v1/models/{MODEL_NAME}:{verb}"
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=[e["file"] for e in EXAMPLES])
 def test_every_example_gets_its_documented_status(server: RunningServer, example: dict) -> None:
-    response = httpx.post(endpoint(server, example["protocol"]), json=load_example(example["file"]))
+    url = endpoint(server, example["protocol"], example.get("verb", "predict"))
+    response = httpx.post(url, json=load_example(example["file"]))
     assert response.status_code == example["status"], response.text
     body = response.json()
     if example["status"] == 200:
         if example["protocol"] == "v2":
             labels = next(o["data"] for o in body["outputs"] if o["name"] == LABEL_OUTPUT)
+        elif example.get("verb") == "feedback":
+            labels = [counted["predicted"] for counted in body["feedback"]]
         else:
             labels = [p["label"] for p in body["predictions"]]
             if "prediction_sets" in example:

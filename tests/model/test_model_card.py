@@ -26,6 +26,7 @@ SECTIONS = (
     "## Metrics (hold-out split",
     "## Decision threshold",
     "## Confusion matrix",
+    "## Training distribution (drift reference)",
     "## Caveats",
     "## Plots",
 )
@@ -94,6 +95,10 @@ def test_card_has_required_sections_and_provenance(trained: TrainingResult) -> N
     assert f"{trained.threshold:.4f}" in card
     assert "95%" in card and "bootstrap" in card
     assert "metadata.json" in card  # where the version lives
+    reference = trained.drift_reference
+    assert f"{reference.rows} rows the model was fitted on" in card
+    assert f"Training prevalence of malignant: {reference.malignant_ratio:.1%}" in card
+    assert "| mean area | 10 |" in card
     for name in PLOT_FILENAMES:
         assert f"]({name})" in card
     assert "Plots skipped" not in card
