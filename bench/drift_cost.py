@@ -30,7 +30,7 @@ from bench.payloads import ensure_model
 from bench.process import MODEL_NAME, ROOT
 from predictor.model import BreastCancerModel
 from predictor.serving import eventloop, startup
-from predictor.serving.fastlane import FastLane
+from predictor.serving.fast_lane import FastLane
 
 BODY = (ROOT / "examples" / "valid_request.json").read_bytes()
 SCOPE = {

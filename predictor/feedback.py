@@ -84,8 +84,9 @@ def record_feedback(
         payload = decode_json(payload)
     features = validator.v1(payload)  # refuses a body that is not an object first
     outcomes = outcomes_of(payload, features.shape[0])
-    probabilities = as_list(scorer.probability_malignant(features))
-    predicted = decide_labels(probabilities, threshold)
+    scored = scorer.probability_malignant(features)
+    predicted = decide_labels(scored, threshold)
+    probabilities = as_list(scored)
     confusion = dict.fromkeys(CELLS.values(), 0)
     for pair in zip(predicted, outcomes, strict=True):
         confusion[CELLS[pair]] += 1

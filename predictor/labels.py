@@ -32,4 +32,4 @@ def decide_labels(probabilities: Probabilities, threshold: float) -> list[str]:
             POSITIVE_LABEL if probability >= threshold else NEGATIVE_LABEL
             for probability in as_list(probabilities)
         ]
-    return _LABELS[(probabilities >= threshold).view(np.uint8)].tolist()
+    return _LABELS[(np.asarray(probabilities) >= threshold).view(np.uint8)].tolist()

@@ -50,6 +50,14 @@ def test_the_probabilities_are_the_ones_predict_answers(model: BreastCancerModel
     ]
 
 
+@pytest.mark.parametrize("copies", [4, 8, 20])  # 20 to 100 cases: the batch paths too
+def test_many_cases_are_counted_like_a_few(model: BreastCancerModel, copies: int) -> None:
+    body = load_example("feedback_request.json")
+    many = {key: value * copies for key, value in body.items()}
+    few = model.feedback(body)["confusion"]
+    assert model.feedback(many)["confusion"] == {cell: n * copies for cell, n in few.items()}
+
+
 def orjson_bytes(body: dict) -> bytes:
     return orjson.dumps(body)
 
