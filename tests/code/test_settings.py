@@ -168,7 +168,7 @@ def test_a_misspelt_variable_is_a_warning_that_names_the_prefixes(monkeypatch) -
     assert command.settings.max_instances == FIELDS["max_instances"].default
     [warning] = command.warnings
     assert "MAX_INSTANCE sets nothing; did you mean MAX_INSTANCES?" in warning
-    assert "variables starting with DRAIN_, ENABLE_" in warning
+    assert "variables starting with DRAIN_, DRIFT_, ENABLE_" in warning
 
 
 def test_the_effective_settings_line_names_what_changed_and_where(monkeypatch) -> None:

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from predictor.artifact import LATEST_FILENAME, METADATA_FILENAME, resolve_version_dir
+from predictor.drift_reference import DRIFT_REFERENCE_FILENAME
 from predictor.linear_model import LINEAR_MODEL_FILENAME
 from predictor.loader import load_artifact
-from tests.artifact_edits import edit_json, rewrite_listed
+from tests.artifact_edits import drop_listed, edit_json, rewrite_listed
 from tests.support import write_label_shuffled_csv
 from training.__main__ import main as training_main
 from training.card import CARD_FILENAME
@@ -133,8 +134,10 @@ def test_a_tampered_champion_is_named_and_the_floors_decide(
 def test_a_champion_with_other_features_is_not_compared(
     served: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    """A consistent artifact (every hash rewritten) whose features come in another order."""
+    """A consistent artifact (every hash rewritten) whose features come in another order
+    (without a drift reference, as a version trained before those could be)."""
     version_dir = resolve_version_dir(served)
+    drop_listed(version_dir, DRIFT_REFERENCE_FILENAME)
     for name in (METADATA_FILENAME, LINEAR_MODEL_FILENAME):
         document = json.loads((version_dir / name).read_text())
         document["feature_names"] = document["feature_names"][::-1]
