@@ -581,8 +581,11 @@ remove_owned_ipsets() {
 }
 
 teardown_network() {
+  # Without the saved host state this directory never set up the network (an `up` that
+  # refused because another cluster holds the bridge): that cluster's bridge stays.
+  [[ -f "$RUN_DIR/host-state.saved" ]] || return 0
   remove_owned_iptables
-  [[ -f "$RUN_DIR/host-state.saved" ]] && remove_new_empty_nft_tables
+  remove_new_empty_nft_tables
   remove_owned_ipsets
   ip route del "$SERVICE_CIDR" dev "$BRIDGE" 2>/dev/null || true
   if ip link show "$BRIDGE" >/dev/null 2>&1; then
