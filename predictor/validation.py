@@ -84,8 +84,10 @@ class FeatureValidator:
             raise InvalidInput(
                 f'"{INSTANCES_KEY}" must be a list of instances, got {json_type(instances)}'
             )
-        self._check_count(len(instances))
         kinds = set(map(type, instances))
+        if kinds and kinds <= {int, float}:
+            self._refuse_flat(len(instances))
+        self._check_count(len(instances))
         if kinds == {list}:
             matrix = self._positional(instances)
         elif kinds == {dict}:
@@ -174,6 +176,14 @@ class FeatureValidator:
             raise InvalidInput("; ".join(problems[:MAX_REPORTED_PROBLEMS]))
         rows = [self._by_name(i) if isinstance(i, dict) else i for i in instances]
         return np.array(rows, dtype=np.float64)
+
+    def _refuse_flat(self, numbers: int) -> None:
+        """One instance's numbers sent without their list: one hint, not one error per value."""
+        raise InvalidInput(
+            f'"{INSTANCES_KEY}" holds {numbers} number(s), not instances: an instance is a '
+            f"list of {self.n_features} numbers (or an object), so one instance is sent as "
+            f'{{"{INSTANCES_KEY}": [[{self.n_features} numbers]]}}'
+        )
 
     # ---- V2 (REST and gRPC) ----------------------------------------------------------------
 

@@ -50,7 +50,12 @@ REJECTED = {
     "NaN value": ({"instances": [with_value(7, math.nan)]}, "got nan"),
     "infinite value": ({"instances": [with_value(8, math.inf)]}, "got inf"),
     "integer beyond float64": ({"instances": [with_value(1, 10**400)]}, "401 digits, beyond"),
-    "instance is a number": ({"instances": [1.0]}, "instance 0: expected a list"),
+    "instance is a number": ({"instances": [ROW, 1.0]}, "instance 1: expected a list"),
+    "one instance's numbers without their list": (
+        {"instances": ROW},
+        f'"instances" holds {N} number(s), not instances: an instance is a list of {N} numbers '
+        f'(or an object), so one instance is sent as {{"instances": [[{N} numbers]]}}',
+    ),
     "instance is null": ({"instances": [ROW, None]}, "instance 1: expected a list"),
     "named missing feature": (
         {"instances": [{k: v for k, v in named(ROW).items() if k != "worst area"}]},
