@@ -72,22 +72,6 @@ class S3Input(io.RawIOBase):
         super().close()
 
 
-def _where(endpoint: str | None) -> str:
-    return f"endpoint {endpoint or 'AWS default'}"
-
-
-def _bucket_key(location: str, error: type[Exception]) -> tuple[str, str]:
-    from predictor.object_store import parse_s3_uri
-
-    try:
-        bucket, key = parse_s3_uri(location)
-    except ValueError as problem:
-        raise error(str(problem)) from None
-    if not key or key.endswith("/"):
-        raise error(f"{location} names no object (expected s3://bucket/key)")
-    return bucket, key
-
-
 class S3Sink(Sink):
     def __init__(self, location: str):
         super().__init__()
