@@ -192,7 +192,7 @@ def unknown_variables(environ: Mapping[str, str]) -> list[str]:
 
 
 def settings_table() -> str:
-    """The README's table of every setting, rendered from the declarations."""
+    """predictor/README.md's table of every setting, rendered from the declarations."""
     rows = ["| flag | variable | default | meaning |", "|---|---|---|---|"]
     for name, info in Settings.model_fields.items():
         variable = "" if is_kserve_flag(info) else f"`{environment_variable(name)}`"

@@ -6,8 +6,8 @@
 For each random stratified split of the bundled data (75% seen, 25% unseen) it runs ``train``
 on the seen rows exactly as ``python -m training`` does (hold-out, calibration and fit rows
 all come from the seen rows), then measures the served decision (probability >= threshold)
-and the served prediction sets on the unseen rows. It prints two markdown tables for the
-README: the threshold's sensitivity and specificity, and the sets' coverage and size.
+and the served prediction sets on the unseen rows. It prints two markdown tables for
+training/README.md: the threshold's sensitivity and specificity, and the sets' coverage and size.
 """
 
 from __future__ import annotations

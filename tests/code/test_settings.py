@@ -237,14 +237,14 @@ def test_a_bad_server_flag_in_the_real_process_is_one_line_before_kserve_prints_
 
 
 def test_the_readme_table_is_the_declaration(tmp_path) -> None:
-    """README's predictor settings table is rendered from the settings class."""
-    readme = (ROOT / "README.md").read_text()
+    """predictor/README.md's settings table is rendered from the settings class."""
+    readme = (ROOT / "predictor" / "README.md").read_text()
     start, end = "<!-- settings:start -->\n", "<!-- settings:end -->"
-    assert start in readme, "README.md lacks the settings table markers"
+    assert start in readme, "predictor/README.md lacks the settings table markers"
     table = readme.split(start, 1)[1].split(end, 1)[0]
     expected = cli.settings_table()
     assert table == expected, (
-        "README.md's settings table is out of date; replace it with the output of "
+        "predictor/README.md's settings table is out of date; replace it with the output of "
         "`uv run python -c 'from predictor.cli import settings_table; print(settings_table(), "
         'end="")\'`'
     )

@@ -119,7 +119,7 @@ def test_other_classifiers_fall_back_to_the_pipeline() -> None:
 def test_model_trained_on_csv_generalises_to_unseen_rows(tmp_path: Path) -> None:
     """One fixed split: with ~53 unseen malignant rows one miss costs 1.9 points of
     sensitivity, so the floor is checked on a fixed split; the spread over many splits is
-    measured by ``python -m training.study`` and reported in the README."""
+    measured by ``python -m training.study`` and reported in training/README.md."""
     data = load_bundled()
     seen_x, unseen_x, seen_y, unseen_y = train_test_split(
         data.features, data.labels, test_size=0.25, stratify=data.labels, random_state=0

@@ -1,4 +1,4 @@
-"""The README's figures and examples are what the commands produce, not typed by hand."""
+"""The READMEs' figures and examples are what the commands produce, not typed by hand."""
 
 from __future__ import annotations
 
@@ -9,13 +9,15 @@ from tests.support import EXAMPLES_DIR, ROOT, example_index
 from training.report import summary_table
 
 README = (ROOT / "README.md").read_text()
+TRAINING_README = (ROOT / "training" / "README.md").read_text()
+BENCH_README = (ROOT / "bench" / "README.md").read_text()
 
 
-def test_readme_metrics_block_matches_a_fresh_default_run(artifact: Artifact) -> None:
+def test_training_readme_metrics_block_matches_a_fresh_default_run(artifact: Artifact) -> None:
     block = re.search(
-        r"<!-- metrics:start -->\n```\n(.*?)\n```\n<!-- metrics:end -->", README, re.S
+        r"<!-- metrics:start -->\n```\n(.*?)\n```\n<!-- metrics:end -->", TRAINING_README, re.S
     )
-    assert block, "metrics markers missing from README.md"
+    assert block, "metrics markers missing from training/README.md"
     assert block.group(1) == summary_table(artifact.metadata["metrics"])
 
 
@@ -40,9 +42,9 @@ def test_examples_readme_tabulates_every_file() -> None:
     assert listed == on_disk
 
 
-def test_readme_benchmark_rows_come_from_bench_results() -> None:
-    block = re.search(r"<!-- bench:start -->\n(.*?)\n<!-- bench:end -->", README, re.S)
-    assert block, "bench markers missing from README.md"
+def test_bench_readme_rows_come_from_bench_results() -> None:
+    block = re.search(r"<!-- bench:start -->\n(.*?)\n<!-- bench:end -->", BENCH_README, re.S)
+    assert block, "bench markers missing from bench/README.md"
     results = (ROOT / "bench" / "RESULTS.md").read_text().splitlines()
     rows = [
         line for line in block.group(1).splitlines() if line.startswith("| ") and "---" not in line
