@@ -84,7 +84,7 @@ class FeatureValidator:
             raise InvalidInput(
                 f'"{INSTANCES_KEY}" must be a list of instances, got {json_type(instances)}'
             )
-        self._check_count(len(instances))
+        self.check_count(len(instances))
         kinds = set(map(type, instances))
         if kinds == {list}:
             matrix = self._positional(instances)
@@ -96,7 +96,25 @@ class FeatureValidator:
             matrix = self._checked_one_by_one(instances)
         return matrix
 
-    def _check_count(self, count: int) -> None:
+    def matrix_of(self, rows: list) -> np.ndarray | None:
+        """Some of a V1 request's instances as a float64 matrix when every one is valid and
+        of one kind (all positional, or all named), else None: the whole request is then
+        validated by :meth:`v1_features`, which names the problems. The matrices of
+        consecutive slices, stacked, are what :meth:`v1_features` returns for them together.
+        """
+        kinds = set(map(type, rows))
+        if kinds == {list}:
+            matrix = self._positional(rows)
+        elif kinds == {dict}:
+            matrix = self._named(rows)
+        else:
+            return None
+        if matrix is None or type(matrix) is np.ndarray:
+            return matrix
+        return np.array([matrix], dtype=np.float64)  # one instance came back as floats
+
+    def check_count(self, count: int) -> None:
+        """Raise InvalidInput unless a request of ``count`` instances may be scored."""
         if count == 0:
             raise InvalidInput(f'"{INSTANCES_KEY}" is empty; send at least one instance')
         if count > self.max_instances:
@@ -201,7 +219,7 @@ class FeatureValidator:
             raise InvalidInput(
                 f"{where}: shape must be [N, {self.n_features}] with N >= 1, got {shape}"
             )
-        self._check_count(shape[0])
+        self.check_count(shape[0])
         if shape[0] == 1 and getattr(tensor, "_raw_data", None) is None:
             data = tensor.data
             if type(data) is list and len(data) == self.n_features:
