@@ -42,7 +42,10 @@ WARMUP_SECONDS = 1.0
 BURST_CLIENTS = 8
 BURST_ROUNDS = 3
 # (label, extra server flags): as shipped, and each request in one go.
-CONFIGS = (("slices on (default)", ()), ("slices off (--slice_instances 0)", ("--slice_instances", "0")))
+CONFIGS = (
+    ("slices on (default)", ()),
+    ("slices off (--slice_instances 0)", ("--slice_instances", "0")),
+)
 
 
 def bodies(model_dir: Path) -> tuple[bytes, bytes]:
@@ -58,8 +61,8 @@ def _pin() -> None:
 
 def post_loop(port: int, body: bytes, start_at: float, stop_at: float) -> list[tuple]:
     """POST ``body`` back to back on one keep-alive connection from ``start_at`` until
-    ``stop_at`` (both ``time.time()``; at least one): (sent at, seconds to the last byte, status, Retry-After)
-    of each."""
+    ``stop_at`` (both ``time.time()``; at least one request): (sent at, seconds to the last
+    byte, status, Retry-After) of each."""
     connection = http.client.HTTPConnection(HOST, port, timeout=30)
     headers = {"content-type": "application/json"}
     while time.time() < start_at:
@@ -173,7 +176,8 @@ def section(results: dict[str, list[dict]], burst_result: dict, command: str) ->
             f"{median(runs, 'ratio'):.2f} | {sum(r['single_count'] for r in runs)} | "
             f"{sum(r['big_count'] for r in runs)} | {sum(r['failed'] for r in runs)} |"
         )
-    statuses = ", ".join(f"{count} x {status}" for status, count in burst_result["statuses"].items())
+    counted = burst_result["statuses"].items()
+    statuses = ", ".join(f"{count} x {status}" for status, count in counted)
     lines += [
         "",
         f"Target: p99 single / median big at most {TARGET_RATIO}. Burst at the default "
