@@ -86,6 +86,9 @@ def instances_in(payload: Any) -> int:
     V1: the length of ``instances`` (a body left as bytes by its content type is parsed for
     it); V2 REST and gRPC: the first dimension of the first input tensor.
     """
+    if type(payload) is dict:  # first: the usual request
+        instances = payload.get(INSTANCES_KEY)
+        return len(instances) if type(instances) is list else 0
     if isinstance(payload, InferRequest):
         if not payload.inputs or not payload.inputs[0].shape:
             return 0
@@ -93,12 +96,10 @@ def instances_in(payload: Any) -> int:
         return first if type(first) is int and first > 0 else 0
     if isinstance(payload, bytes | bytearray | memoryview | str):
         try:
-            payload = orjson.loads(payload)
+            decoded = orjson.loads(payload)
         except orjson.JSONDecodeError:
             return 0
-    if type(payload) is dict:
-        instances = payload.get(INSTANCES_KEY)
-        return len(instances) if type(instances) is list else 0
+        return instances_in(decoded) if type(decoded) is dict else 0
     return 0
 
 

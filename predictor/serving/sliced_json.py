@@ -34,6 +34,8 @@ PLAIN_OPENINGS = (b'{"instances":[', b'{"instances": [')
 PLAIN_CLOSING = b"]}"
 BETWEEN_INSTANCES = b"],"
 NOT_PLAIN = (b'"', b"{", b"}")
+# No instance takes fewer bytes than ``[0],``.
+SHORTEST_INSTANCE_BYTES = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,8 +68,8 @@ def sliced(body: bytes, size: int, verb: str | None = "predict") -> SlicedBody |
     """The body cut into pieces of about ``size`` instances, or None: not a V1 prediction
     (``verb``), not a plain body, or not more than ``size`` instances (or ``size`` 0:
     slicing is off)."""
-    if size <= 0 or verb != "predict":
-        return None
+    if size <= 0 or verb != "predict" or len(body) < size * SHORTEST_INSTANCE_BYTES:
+        return None  # the usual request, too short to hold more than ``size`` instances
     opening = next((head for head in PLAIN_OPENINGS if body.startswith(head)), None)
     if opening is None:
         return None
