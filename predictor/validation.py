@@ -85,13 +85,7 @@ class FeatureValidator:
                 f'"{INSTANCES_KEY}" must be a list of instances, got {json_type(instances)}'
             )
         self.check_count(len(instances))
-        kinds = set(map(type, instances))
-        if kinds == {list}:
-            matrix = self._positional(instances)
-        elif kinds == {dict}:
-            matrix = self._named(instances)
-        else:
-            matrix = None
+        matrix = self._of_one_kind(instances)
         if matrix is None:
             matrix = self._checked_one_by_one(instances)
         return matrix
@@ -102,16 +96,19 @@ class FeatureValidator:
         validated by :meth:`v1_features`, which names the problems. The matrices of
         consecutive slices, stacked, are what :meth:`v1_features` returns for them together.
         """
-        kinds = set(map(type, rows))
-        if kinds == {list}:
-            matrix = self._positional(rows)
-        elif kinds == {dict}:
-            matrix = self._named(rows)
-        else:
-            return None
+        matrix = self._of_one_kind(rows)
         if matrix is None or type(matrix) is np.ndarray:
             return matrix
         return np.array([matrix], dtype=np.float64)  # one instance came back as floats
+
+    def _of_one_kind(self, rows: list) -> np.ndarray | Sequence[float] | None:
+        """The fast path: all positional or all named, every value valid; else None."""
+        kinds = set(map(type, rows))
+        if kinds == {list}:
+            return self._positional(rows)
+        if kinds == {dict}:
+            return self._named(rows)
+        return None
 
     def check_count(self, count: int) -> None:
         """Raise InvalidInput unless a request of ``count`` instances may be scored."""
