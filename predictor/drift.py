@@ -125,7 +125,7 @@ class DriftWindow:
         """Note scored instances: a float64 matrix and its probabilities."""
         count = min(len(features), self.capacity)
         waiting = self._waiting
-        if waiting + count > self._full:
+        if waiting + count >= self._full:  # a full buffer leaves observe_one no slot
             waiting = self._keep_last(self.capacity - count)
         self._features[waiting : waiting + count] = features[-count:]
         self._probabilities[waiting : waiting + count] = probabilities[-count:]

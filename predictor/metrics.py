@@ -59,6 +59,13 @@ HTTP_DURATION = Histogram(
     ["endpoint"],
     buckets=LATENCY_BUCKETS,
 )
+# Requests refused before any work, by reason: "overloaded" (--max_inflight_instances).
+REQUESTS_REFUSED = Counter(
+    "breast_cancer_requests_refused",
+    "Prediction and explanation requests refused before any work was done on them, by "
+    "reason (overloaded: past --max_inflight_instances; REST 503, gRPC RESOURCE_EXHAUSTED).",
+    ["reason"],
+)
 # Confirmed outcomes posted to :feedback, against what the served model predicts for them.
 FEEDBACK = Counter(
     "breast_cancer_feedback",
@@ -117,3 +124,9 @@ def record_out_of_range(per_feature: dict[str, int], instances: int) -> None:
     for feature, count in per_feature.items():
         OUT_OF_RANGE_VALUES.labels(feature=feature).inc(count)
     OUT_OF_RANGE_INSTANCES.inc(instances)
+
+
+@functools.cache
+def refusals(reason: str) -> Counter:
+    """This process's child of the refused-requests counter for ``reason``."""
+    return REQUESTS_REFUSED.labels(reason=reason)

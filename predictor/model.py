@@ -32,6 +32,7 @@ from predictor.responses import (
 )
 from predictor.scoring import LinearScorer
 from predictor.settings import Settings
+from predictor.sliced_answer import answer_in_slices
 from predictor.validation import FeatureValidator
 
 logger = logging.getLogger(__name__)
@@ -197,6 +198,18 @@ class BreastCancerModel(SynchronousModel):
             return v1_json(probabilities, threshold, self.name, artifact.version, sets)
         body = v1_body(probabilities, threshold, self.name, artifact.version, warnings, sets)
         return orjson.dumps(body, option=ORJSON_OPTIONS)
+
+    async def answer_in_slices(self, payload, size: int) -> bytes | None:
+        """A V1 prediction of more than ``size`` instances worked on in slices that yield the
+        event loop (:mod:`predictor.sliced_answer`): ``predict_json``'s bytes; None for any
+        other request, or when a subclass has its own ``predict``."""
+        if not self._default_predict:
+            return None
+        return await answer_in_slices(self, payload, size)
+
+    def score(self, features: np.ndarray) -> tuple[Probabilities, list[list[dict]] | None]:
+        """Probabilities and out-of-range warnings of validated instances (see ``_score``)."""
+        return self._score(ValidatedBatch(features))
 
     def _score(self, payload: ValidatedBatch) -> tuple[Probabilities, list[list[dict]] | None]:
         """Probabilities and out-of-range warnings (None when every value is in range); the

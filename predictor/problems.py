@@ -65,6 +65,17 @@ def shorten(names: list[str]) -> str:
     return shown + (f" and {len(names) - 3} more" if len(names) > 3 else "")
 
 
+def flat_numbers_problem(key: str, instances: list, n_features: int) -> str | None:
+    """One instance's numbers sent without their list: one hint, not one error per value."""
+    if not instances or not all(type(value) in (int, float) for value in instances):
+        return None
+    return (
+        f'"{key}" holds {len(instances)} number(s), not instances: an instance is a list of '
+        f"{n_features} numbers (or an object), so one instance is sent as "
+        f'{{"{key}": [[{n_features} numbers]]}}'
+    )
+
+
 def instance_problems(where: str, instance: Any, feature_names: Sequence[str]) -> list[str]:
     """Every problem of one instance: a list in feature order, or an object by feature name.
 

@@ -97,8 +97,16 @@ def v1_json(
     fixed tail (the prediction set's, when the artifact has them), joined at C level inside
     the envelope's bytes (made once per model version).
     """
+    predictions = v1_predictions_json(probabilities, threshold, prediction_sets)
+    return v1_json_around(predictions, threshold, model_name, model_version)
+
+
+def v1_predictions_json(
+    probabilities: Probabilities, threshold: float, prediction_sets: PredictionSets | None
+) -> bytes:
+    """The predictions of ``v1_json``, comma-separated, without the envelope: the parts of
+    consecutive slices of ``probabilities``, joined by commas, are the whole's."""
     values = as_list(probabilities)
-    rest = _envelope_rest(threshold, model_name, model_version)
     numbers = orjson.dumps(values)[1:-1].split(b",")
     if prediction_sets is not None:
         if len(values) <= SMALL_BATCH:
@@ -106,15 +114,21 @@ def v1_json(
         else:
             codes = prediction_sets.codes(probabilities)
         heads, tails = _SET_HEADS[codes].tolist(), _SET_TAILS[codes].tolist()
-        predictions = b",".join(map(b"".join, zip(heads, numbers, tails, strict=True)))
-        return _OPENING + predictions + rest
+        return b",".join(map(b"".join, zip(heads, numbers, tails, strict=True)))
     if len(values) <= SMALL_BATCH:
         heads = [_POSITIVE_HEAD if value >= threshold else _NEGATIVE_HEAD for value in values]
     else:
         positives = (np.asarray(probabilities) >= threshold).view(np.uint8)
         heads = _PREDICTION_HEADS[positives].tolist()
-    predictions = (_PREDICTION_TAIL + b",").join(map(b"".join, zip(heads, numbers, strict=True)))
-    return _OPENING + predictions + _PREDICTION_TAIL + rest
+    joined = (_PREDICTION_TAIL + b",").join(map(b"".join, zip(heads, numbers, strict=True)))
+    return joined + _PREDICTION_TAIL
+
+
+def v1_json_around(
+    predictions: bytes, threshold: float, model_name: str, model_version: str
+) -> bytes:
+    """A V1 answer's bytes from its predictions already serialised, comma-separated."""
+    return _OPENING + predictions + _envelope_rest(threshold, model_name, model_version)
 
 
 class OnePrediction:

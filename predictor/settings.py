@@ -107,6 +107,21 @@ class Settings(BaseSettings):
         description="seconds to receive a request body (else 408) and to answer it "
         "(else 503); 0 disables",
     )
+    max_inflight_instances: int = Field(
+        40_000,
+        ge=1,
+        description="instances this process works on at once, over all requests (REST and "
+        "gRPC); a request that would go past it is refused with 503 and Retry-After (gRPC: "
+        "RESOURCE_EXHAUSTED), except one arriving when nothing else is in flight; the "
+        "default holds four requests of the default --max_instances (about 0.1 s of work)",
+    )
+    slice_instances: int = Field(
+        1000,
+        ge=0,
+        description="a V1 prediction of more instances than this is parsed, validated and "
+        "answered this many at a time, letting other requests in between (same answer "
+        "bytes); 0 works on each request in one go",
+    )
     drain_seconds: float = Field(
         5.0,
         ge=0,

@@ -23,6 +23,7 @@ from kserve.protocol.infer_type import InferRequest
 from predictor.problems import (
     MAX_REPORTED_PROBLEMS,
     describe,
+    flat_numbers_problem,
     instance_problems,
     is_finite_number,
     json_type,
@@ -84,21 +85,34 @@ class FeatureValidator:
             raise InvalidInput(
                 f'"{INSTANCES_KEY}" must be a list of instances, got {json_type(instances)}'
             )
-        kinds = set(map(type, instances))
-        if kinds and kinds <= {int, float}:
-            self._refuse_flat(len(instances))
-        self._check_count(len(instances))
-        if kinds == {list}:
-            matrix = self._positional(instances)
-        elif kinds == {dict}:
-            matrix = self._named(instances)
-        else:
-            matrix = None
+        self.check_count(len(instances))
+        matrix = self._of_one_kind(instances)
         if matrix is None:
             matrix = self._checked_one_by_one(instances)
         return matrix
 
-    def _check_count(self, count: int) -> None:
+    def matrix_of(self, rows: list) -> np.ndarray | None:
+        """Some of a V1 request's instances as a float64 matrix when every one is valid and
+        of one kind (all positional, or all named), else None: the whole request is then
+        validated by :meth:`v1_features`, which names the problems. The matrices of
+        consecutive slices, stacked, are what :meth:`v1_features` returns for them together.
+        """
+        matrix = self._of_one_kind(rows)
+        if matrix is None or type(matrix) is np.ndarray:
+            return matrix
+        return np.array([matrix], dtype=np.float64)  # one instance came back as floats
+
+    def _of_one_kind(self, rows: list) -> np.ndarray | Sequence[float] | None:
+        """The fast path: all positional or all named, every value valid; else None."""
+        kinds = set(map(type, rows))
+        if kinds == {list}:
+            return self._positional(rows)
+        if kinds == {dict}:
+            return self._named(rows)
+        return None
+
+    def check_count(self, count: int) -> None:
+        """Raise InvalidInput unless a request of ``count`` instances may be scored."""
         if count == 0:
             raise InvalidInput(f'"{INSTANCES_KEY}" is empty; send at least one instance')
         if count > self.max_instances:
@@ -167,6 +181,7 @@ class FeatureValidator:
 
     def _checked_one_by_one(self, instances: list) -> np.ndarray:
         """Slow path: name the first problems, or build the matrix from mixed kinds."""
+        self._refuse_if_flat(instances)
         problems: list[str] = []
         for index, instance in enumerate(instances):
             problems += instance_problems(f"instance {index}", instance, self.feature_names)
@@ -177,13 +192,9 @@ class FeatureValidator:
         rows = [self._by_name(i) if isinstance(i, dict) else i for i in instances]
         return np.array(rows, dtype=np.float64)
 
-    def _refuse_flat(self, numbers: int) -> None:
-        """One instance's numbers sent without their list: one hint, not one error per value."""
-        raise InvalidInput(
-            f'"{INSTANCES_KEY}" holds {numbers} number(s), not instances: an instance is a '
-            f"list of {self.n_features} numbers (or an object), so one instance is sent as "
-            f'{{"{INSTANCES_KEY}": [[{self.n_features} numbers]]}}'
-        )
+    def _refuse_if_flat(self, instances: list) -> None:
+        if problem := flat_numbers_problem(INSTANCES_KEY, instances, self.n_features):
+            raise InvalidInput(problem)
 
     # ---- V2 (REST and gRPC) ----------------------------------------------------------------
 
@@ -211,7 +222,7 @@ class FeatureValidator:
             raise InvalidInput(
                 f"{where}: shape must be [N, {self.n_features}] with N >= 1, got {shape}"
             )
-        self._check_count(shape[0])
+        self.check_count(shape[0])
         if shape[0] == 1 and getattr(tensor, "_raw_data", None) is None:
             data = tensor.data
             if type(data) is list and len(data) == self.n_features:

@@ -17,6 +17,7 @@ from kserve.protocol.rest.v2_datamodels import InferenceRequest
 from pydantic import ValidationError
 
 from predictor import validation
+from predictor.serving.admission import InstanceBudget, instances_in
 
 MAX_VALIDATION_PROBLEMS = 3
 # (V1, V2): what an empty body should have been.
@@ -31,8 +32,23 @@ class ClientInputDataPlane(DataPlane):
 
     ``DataPlane.decode`` only interprets the client's bytes and headers, so any failure there
     (KServe raises ValueError/KeyError/TypeError on several malformed V2 binary-extension and
-    CloudEvent inputs) is reported as ``InvalidInput`` naming the problem.
+    CloudEvent inputs) is reported as ``InvalidInput`` naming the problem. It also holds
+    the process's instance budget, which ``infer`` and ``explain`` take from.
     """
+
+    def __init__(self, *args, budget: InstanceBudget | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The process's instance budget (:mod:`.admission`): KServe's routes and gRPC take
+        # from it here, the fast lane from the same object.
+        self.budget = budget or InstanceBudget.unlimited()
+
+    async def infer(self, model_name, request, headers=None):
+        with self.budget.held(instances_in(request)):
+            return await super().infer(model_name, request, headers)
+
+    async def explain(self, model_name, request, headers=None):
+        with self.budget.held(instances_in(request)):
+            return await super().explain(model_name, request, headers)
 
     def decode(self, body, headers, *args, **kwargs):
         protocol = kwargs.get("protocol_version", args[0] if args else None)

@@ -29,7 +29,13 @@ from __future__ import annotations
 import time
 from typing import Any, Protocol
 
-from predictor.serving import fast_lane_v2, http_metrics
+from predictor.serving import fast_lane_v2, http_metrics, sliced_json
+from predictor.serving.admission import (
+    RETRY_AFTER_HEADER,
+    InstanceBudget,
+    Overloaded,
+    instances_in,
+)
 from predictor.serving.drain import Drain
 from predictor.serving.kserve_mirror import (
     CLOUDEVENT_CONTENT_TYPE,
@@ -71,6 +77,13 @@ class LaneModel(Protocol):
     ) -> tuple[bytes, dict[str, str]]: ...
 
 
+async def answer_in_slices(model: Any, payload: Any, size: int) -> bytes | None:
+    """The model's V1 answer worked on in slices that yield the loop, when it offers that
+    (``BreastCancerModel.answer_in_slices``); None: answer in one go."""
+    slices = getattr(model, "answer_in_slices", None)
+    return None if slices is None else await slices(payload, size)
+
+
 class ModelRegistry(Protocol):
     """KServe's model repository, as the lane reads it (the models as they are now)."""
 
@@ -95,8 +108,11 @@ class FastLane:
     """ASGI: predictions answered by the model directly, anything else by ``app``.
 
     ``app`` is the server: our layers around KServe's app. Pass those layers' objects (the
-    drain state, the refused routes, the limits) so the lane consults them; left out, each is
-    a stand-in that never acts (a lane in front of KServe's bare app).
+    drain state, the refused routes, the limits, the instance budget) so the lane consults
+    them; left out, each is a stand-in that never acts (a lane in front of KServe's bare
+    app). A V1 prediction of more than ``slice_instances`` instances is parsed and answered
+    in slices that let other requests in between (:mod:`.sliced_json`,
+    :mod:`predictor.sliced_answer`); 0 answers every request in one go.
     """
 
     def __init__(
@@ -107,12 +123,16 @@ class FastLane:
         drain: Drain | None = None,
         refusals: RefusedRoutesMiddleware | None = None,
         limits: RequestLimitMiddleware | None = None,
+        budget: InstanceBudget | None = None,
+        slice_instances: int = 0,
     ):
         self.app = app
         self.registry = registry
         self.drain = drain or Drain()
         self.refusals = refusals or RefusedRoutesMiddleware(app, enable_model_repository_api=True)
         self.limits = limits or RequestLimitMiddleware(app, Settings(request_timeout=0))
+        self.budget = budget or InstanceBudget.unlimited()
+        self.slice_instances = slice_instances
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         found = self._model(scope)
@@ -158,12 +178,16 @@ class FastLane:
                     return None
                 if body is not None:
                     body_received = True
-                    problem = limits.depth_problem((), body)  # all of a lane body is JSON
+                    # A body cut in pieces has each piece's depth checked before it is parsed.
+                    pieces = sliced_json.sliced(body, self.slice_instances, route.verb)
+                    problem = None if pieces else limits.depth_problem((), body)  # all JSON
                     if problem is not None:
                         status = 400
                         await reject(send, 400, problem)
                     else:
-                        status, failure = await self._respond(body, headers, send, model, route)
+                        status, failure = await self._respond(
+                            body, pieces, headers, send, model, route
+                        )
                         if status == 0:
                             return _replay(body, receive)
                         if failure is not None:
@@ -177,18 +201,45 @@ class FastLane:
         return None
 
     async def _respond(
-        self, body: bytes, headers: dict, send: Any, model: LaneModel, route: Route
+        self, body: bytes, pieces: Any, headers: dict, send: Any, model: LaneModel, route: Route
     ) -> tuple[int, Exception | None]:
         """Send the model's answer: (200, None); or the model's error, unsent, with the
         status KServe answers it with; or (0, None) when KServe must decode the body."""
         v2 = route.verb == "infer"
+        size = self.slice_instances
         try:
-            payload = v2_request(body, headers, route.model) if v2 else v1_payload(body, headers)
-            if payload is NOT_DECODED:
-                return 0, None
-            content, response_headers = model.answer(payload, headers, cloudevent=False)
+            if pieces is None:
+                payload = (
+                    v2_request(body, headers, route.model) if v2 else v1_payload(body, headers)
+                )
+                if payload is NOT_DECODED:
+                    return 0, None
+            count = instances_in(payload) if pieces is None else pieces.count
+            budget = self.budget
+            budget.take(count)  # Overloaded: 503
+            try:
+                if pieces is not None:
+                    payload = await pieces.instances(self.limits.max_json_depth)
+                    if payload is None:  # the whole body decides: its depth, then its parse
+                        problem = self.limits.depth_problem((), body)
+                        if problem is not None:
+                            await reject(send, 400, problem)
+                            return 400, None
+                        payload = v1_payload(body, headers)
+                        if payload is NOT_DECODED:
+                            return 0, None
+                content = await answer_in_slices(model, payload, size) if count > size > 0 else None
+                if content is not None:
+                    response_headers = JSON_RESPONSE_HEADERS
+                else:
+                    content, response_headers = model.answer(payload, headers, cloudevent=False)
+            finally:
+                budget.give_back(count)
             if v2:
                 content = fast_lane_v2.response_body(content)
+        except Overloaded as refused:
+            await reject(send, 503, str(refused), (RETRY_AFTER_HEADER,))
+            return 503, None
         except Exception as error:
             return error_status(error), error
         length = (b"content-length", str(len(content)).encode())

@@ -17,7 +17,7 @@ import asyncio
 import logging
 from concurrent import futures
 
-from grpc import aio
+from grpc import StatusCode, aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 from kserve.protocol.grpc import grpc_predict_v2_pb2, grpc_predict_v2_pb2_grpc
@@ -25,6 +25,7 @@ from kserve.protocol.grpc.interceptors import ExceptionToStatusInterceptor, Logg
 from kserve.protocol.grpc.server import GRPCServer
 from kserve.protocol.grpc.servicer import InferenceServicer
 
+from predictor.serving.admission import Overloaded
 from predictor.serving.drain import Drain
 from predictor.settings import Settings
 
@@ -57,9 +58,9 @@ class PredictorGRPCServer(GRPCServer):
         # a gRPC access log, so it follows --enable_access_log like uvicorn's (canary:
         # tests/upstream/test_logging.py).
         self.interceptors = (
-            (LoggingInterceptor(), ExceptionToStatusInterceptor())
+            (LoggingInterceptor(), OverloadToStatusInterceptor())
             if settings.enable_access_log
-            else (ExceptionToStatusInterceptor(),)
+            else (OverloadToStatusInterceptor(),)
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         drain.on_begin(self._not_serving)
@@ -104,3 +105,14 @@ class PredictorGRPCServer(GRPCServer):
             loop.call_soon_threadsafe(
                 lambda: loop.create_task(self.health.enter_graceful_shutdown())
             )
+
+
+class OverloadToStatusInterceptor(ExceptionToStatusInterceptor):
+    """KServe's exception-to-status mapping, with a refused admission as RESOURCE_EXHAUSTED
+    (KServe's would be INTERNAL) and one WARNING line instead of a trace."""
+
+    async def handle_exception(self, ex, request_or_iterator, context, method_name):
+        if isinstance(ex, Overloaded):
+            logger.warning("refused gRPC call %s (RESOURCE_EXHAUSTED): %s", method_name, ex)
+            await context.abort(StatusCode.RESOURCE_EXHAUSTED, str(ex))
+        await super().handle_exception(ex, request_or_iterator, context, method_name)

@@ -36,6 +36,7 @@ from kserve.protocol.rest.server import RESTServer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from predictor.serving import eventloop, fast_lane, multiprocess_metrics, startup
+from predictor.serving.admission import InstanceBudget, Overloaded, overloaded_handler
 from predictor.serving.decoding import ClientInputDataPlane
 from predictor.serving.drain import Drain, DrainingUvicornServer, DrainMiddleware
 from predictor.serving.feedback import add_feedback_route
@@ -93,6 +94,7 @@ class PredictorRESTServer(RESTServer):
         app = kserve_model_server.app
         app.add_exception_handler(RequestValidationError, validation_error_handler)
         app.add_exception_handler(StarletteHTTPException, http_error_handler)
+        app.add_exception_handler(Overloaded, overloaded_handler)  # 503 + Retry-After
         add_feedback_route(app, self.dataplane)  # POST /v1/models/<name>:feedback
         # What uvicorn serves: config.app was KServe's import string until now.
         self.config.app = self.wrap(app)
@@ -121,6 +123,8 @@ class PredictorRESTServer(RESTServer):
             drain=self.drain,
             refusals=refusals,
             limits=limits,
+            budget=self.dataplane.budget,
+            slice_instances=settings.slice_instances,
         )
 
     def run(self, sockets=None):
@@ -154,7 +158,10 @@ class PredictorServer(ModelServer):
             ssl_certfile=settings.ssl_certfile,
             ssl_keyfile=settings.ssl_keyfile,
         )
-        self.dataplane = ClientInputDataPlane(model_registry=self.registered_models)
+        self.dataplane = ClientInputDataPlane(
+            model_registry=self.registered_models,
+            budget=InstanceBudget(settings.max_inflight_instances),
+        )
         self.settings = settings
 
     def start(self, models) -> None:

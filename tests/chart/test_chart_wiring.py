@@ -6,6 +6,7 @@ import helm_python as helm
 import pytest
 
 from predictor.serving.routes import route_of
+from predictor.settings import Settings
 from tests.chart.conftest import CHART_DIR, NAMESPACE, ROOT, S3_VALUES, VALUE_SETS, Rendered
 
 PVC_SETS = [name for name, values in VALUE_SETS.items() if "s3" not in values.get("storage", {})]
@@ -60,6 +61,9 @@ def test_predictor_gets_model_dir_mnt_models_and_its_flags(rendered_sets) -> Non
     assert flag(args, "--workers") == "1"
     assert flag(args, "--max_instances") == "10000"
     assert flag(args, "--drift_window") == "1000"
+    # The chart's budget is the server's own default.
+    budget = Settings.model_fields["max_inflight_instances"].default
+    assert flag(args, "--max_inflight_instances") == str(budget) == "40000"
     assert container["ports"] == [
         {"name": "http1", "containerPort": 8080, "protocol": "TCP"},
         {"name": "grpc", "containerPort": 8081, "protocol": "TCP"},

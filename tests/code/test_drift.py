@@ -121,6 +121,17 @@ async def test_instances_older_than_a_window_are_dropped_unbinned(reference) -> 
     assert figures.instances == 100 and figures.predicted_malignant_ratio == 0.85
 
 
+async def test_a_single_case_after_batches_that_fill_the_buffer_is_noted(reference) -> None:
+    # Two big requests' last windows fill the buffer to the brim; the next single case
+    # must still find a slot (it was a 500 under mixed big and single-case load).
+    window = DriftWindow(reference, THRESHOLD, capacity=100, min_instances=1)
+    window.observe_batch(cases(150, seed=14), np.full(150, 0.9))
+    window.observe_batch(cases(150, seed=15), np.full(150, 0.9))
+    window.observe_one(cases(1, seed=16)[0].tolist(), 0.1)
+    figures = window.figures()
+    assert figures.instances == 100 and figures.predicted_malignant_ratio == 0.99
+
+
 def test_rings_of_every_process_are_merged_most_recent_first(reference, tmp_path) -> None:
     stale = tmp_path / "drift_1_0.drift"
     stale.write_bytes(b"left by a previous container")

@@ -52,9 +52,9 @@ REJECTED = {
     "integer beyond float64": ({"instances": [with_value(1, 10**400)]}, "401 digits, beyond"),
     "instance is a number": ({"instances": [ROW, 1.0]}, "instance 1: expected a list"),
     "one instance's numbers without their list": (
-        {"instances": ROW},
-        f'"instances" holds {N} number(s), not instances: an instance is a list of {N} numbers '
-        f'(or an object), so one instance is sent as {{"instances": [[{N} numbers]]}}',
+        {"instances": ROW[:MAX_INSTANCES]},
+        f'"instances" holds {MAX_INSTANCES} number(s), not instances: an instance is a list of '
+        f'{N} numbers (or an object), so one instance is sent as {{"instances": [[{N} numbers]]}}',
     ),
     "instance is null": ({"instances": [ROW, None]}, "instance 1: expected a list"),
     "named missing feature": (
