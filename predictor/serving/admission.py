@@ -26,10 +26,10 @@ from kserve.protocol.infer_type import InferRequest
 from predictor.metrics import refusals
 from predictor.serving.limits import RETRY_AFTER_SECONDS
 from predictor.serving.rejection import error_response
+from predictor.validation import INSTANCES_KEY
 
 OVERLOADED = "overloaded"
 RETRY_AFTER_HEADER = (b"retry-after", str(RETRY_AFTER_SECONDS).encode())
-INSTANCES_KEY = "instances"
 
 
 class Overloaded(Exception):
