@@ -132,6 +132,39 @@ class Settings(BaseSettings):
         description="offer gRPC server reflection (grpcurl list/describe) next to the "
         "inference and health services",
     )
+    # ---- who may call it (bearer JWTs; predictor.serving.auth) -------------------------------
+    auth_issuer: str | None = Field(
+        None,
+        min_length=1,
+        description="require a bearer JWT from this issuer (its iss claim) on every route "
+        "but the probes and /metrics (V1 :predict/:explain/:feedback, V2 infer, gRPC); "
+        "needs --auth_audience and --auth_allow; unset: no authentication",
+    )
+    auth_audience: str | None = Field(
+        None, min_length=1, description="the aud claim a token must carry"
+    )
+    auth_allow: str | None = Field(
+        None,
+        min_length=1,
+        description="subjects (sub claim) allowed to call, comma-separated; a trailing * "
+        "matches a prefix (system:serviceaccount:clinic:*), * alone any subject; others get 403",
+    )
+    auth_jwks_url: str | None = Field(
+        None,
+        min_length=1,
+        description="where the issuer's signing keys (JWKS) are read, an https://, http:// "
+        "or file:// URL; default: the jwks_uri of <issuer>/.well-known/openid-configuration",
+    )
+    auth_jwks_ca_file: Path | None = Field(
+        None,
+        description="CA bundle that verifies the JWKS server's certificate (a cluster's CA "
+        "for its API server); default: the system's",
+    )
+    auth_jwks_token_file: Path | None = Field(
+        None,
+        description="file holding a bearer token sent when reading the JWKS (an API server "
+        "serves its keys to authenticated callers only); read again at each refresh",
+    )
     # ---- logging ------------------------------------------------------------------------------
     log_level: LogLevel = Field("INFO", description="level of the server's own log lines")
     enable_access_log: bool = Field(
@@ -183,6 +216,21 @@ class Settings(BaseSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _auth_settings_fit_together(self) -> Settings:
+        others = ("auth_audience", "auth_allow", "auth_jwks_url", "auth_jwks_ca_file",
+                  "auth_jwks_token_file")  # fmt: skip
+        if self.auth_issuer is None:
+            given = next((name for name in others if getattr(self, name) is not None), None)
+            if given is not None:
+                raise ValueError(f"--{given} needs --auth_issuer (the issuer of the tokens)")
+            return self
+        for name in ("auth_audience", "auth_allow"):
+            if getattr(self, name) is None:
+                raise ValueError(f"--auth_issuer needs --{name} as well")
+        subject_patterns(self.auth_allow or "")
+        return self
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _level_in_any_case(cls, value: Any) -> Any:
@@ -208,6 +256,23 @@ class OurEnvironment(EnvSettingsSource):
         if is_kserve_flag(field):
             return None, field_name, False
         return super().get_field_value(field, field_name)
+
+
+def subject_patterns(text: str) -> tuple[str, ...]:
+    """``--auth_allow``'s patterns: exact subjects, or prefixes ending in ``*``.
+
+    Raises:
+        ValueError: an empty entry, or a ``*`` anywhere but at the end of one.
+    """
+    patterns = tuple(entry.strip() for entry in text.split(","))
+    for pattern in patterns:
+        if not pattern:
+            raise ValueError(f"--auth_allow {text!r} has an empty entry (a stray comma?)")
+        if "*" in pattern[:-1]:
+            raise ValueError(
+                f"--auth_allow entry {pattern!r}: * may only end an entry (a prefix match)"
+            )
+    return patterns
 
 
 def environment_variable(name: str) -> str:
