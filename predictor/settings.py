@@ -136,34 +136,24 @@ class Settings(BaseSettings):
     auth_issuer: str | None = Field(
         None,
         min_length=1,
-        description="require a bearer JWT from this issuer (its iss claim) on every route "
-        "but the probes and /metrics (V1 :predict/:explain/:feedback, V2 infer, gRPC); "
-        "needs --auth_audience and --auth_allow; unset: no authentication",
+        description="require JWTs of this issuer (iss) but on probes, /metrics",
     )
-    auth_audience: str | None = Field(
-        None, min_length=1, description="the aud claim a token must carry"
-    )
+    auth_audience: str | None = Field(None, min_length=1, description="the aud a token must name")
     auth_allow: str | None = Field(
         None,
         min_length=1,
-        description="subjects (sub claim) allowed to call, comma-separated; a trailing * "
-        "matches a prefix (system:serviceaccount:clinic:*), * alone any subject; others get 403",
+        description="subjects (sub) allowed, comma-separated; a trailing * matches a prefix",
     )
     auth_jwks_url: str | None = Field(
         None,
         min_length=1,
-        description="where the issuer's signing keys (JWKS) are read, an https://, http:// "
-        "or file:// URL; default: the jwks_uri of <issuer>/.well-known/openid-configuration",
+        description="its JWKS URL (https/http/file); default: discovery",
     )
     auth_jwks_ca_file: Path | None = Field(
-        None,
-        description="CA bundle that verifies the JWKS server's certificate (a cluster's CA "
-        "for its API server); default: the system's",
+        None, description="CA bundle to verify the JWKS server with (a cluster's ca.crt)"
     )
     auth_jwks_token_file: Path | None = Field(
-        None,
-        description="file holding a bearer token sent when reading the JWKS (an API server "
-        "serves its keys to authenticated callers only); read again at each refresh",
+        None, description="bearer token file for the JWKS server (a pod's token)"
     )
     # ---- logging ------------------------------------------------------------------------------
     log_level: LogLevel = Field("INFO", description="level of the server's own log lines")
