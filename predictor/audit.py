@@ -17,6 +17,7 @@ import contextvars
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from predictor.artifact import NEGATIVE_LABEL, POSITIVE_LABEL
 from predictor.labels import Probabilities, decide_labels
 
 
@@ -55,5 +56,14 @@ def note_labels(model_version: str, labels: Iterable[str]) -> None:
 
 def note_scores(model_version: str, probabilities: Probabilities, threshold: float) -> None:
     """The labels of these probabilities at the threshold (computed only when audited)."""
-    if _answered.get() is not None:
+    record = _answered.get()
+    if record is None:
+        return
+    if len(probabilities) != 1:
         note_labels(model_version, decide_labels(probabilities, threshold))
+        return
+    # One instance, the usual request: no list of labels to build.
+    label = POSITIVE_LABEL if probabilities[0] >= threshold else NEGATIVE_LABEL
+    record.model_version = model_version
+    record.instances += 1
+    record.labels[label] = record.labels.get(label, 0) + 1

@@ -90,7 +90,7 @@ class Authentication:
             await self.app(scope, receive, send_noting_status)
         finally:
             audit_log.answered(
-                {"status": status or 500}, caller.subject, _route(scope),
+                ("status", status or 500), caller.subject, _route(scope),
                 route_of(scope["path"]).model, audit_log.request_id(given_id),
                 _client(scope), record,
             )  # fmt: skip
@@ -103,7 +103,7 @@ class Authentication:
         await send_error_body(send, status, str(error), ((b"www-authenticate", challenge(error)),))
         http_metrics.record(route_of(scope["path"]).endpoint, status, time.perf_counter() - started)
         audit_log.refused(
-            {"status": status}, str(error), getattr(error, "subject", None), _route(scope),
+            ("status", status), str(error), getattr(error, "subject", None), _route(scope),
             audit_log.request_id(given_id), _client(scope),
         )  # fmt: skip
 
@@ -143,7 +143,7 @@ class GrpcAuthentication(aio.ServerInterceptor):
                     else grpc.StatusCode.UNAUTHENTICATED
                 )
                 audit_log.refused(
-                    {"grpc_status": code.name}, str(error), getattr(error, "subject", None),
+                    ("grpc_status", code.name), str(error), getattr(error, "subject", None),
                     f"gRPC {method}", audit_log.request_id(given_id), context.peer(),
                 )  # fmt: skip
                 await context.abort(code, str(error))
@@ -160,7 +160,7 @@ class GrpcAuthentication(aio.ServerInterceptor):
                 raise
             finally:
                 audit_log.answered(
-                    {"grpc_status": code_name}, caller.subject, f"gRPC {method}",
+                    ("grpc_status", code_name), caller.subject, f"gRPC {method}",
                     getattr(request, "model_name", None), audit_log.request_id(given_id),
                     context.peer(), record,
                 )  # fmt: skip

@@ -16,7 +16,6 @@ import warnings
 
 from kserve.errors import InvalidInput, ModelNotFound, UnsupportedProtocol
 
-from predictor.serving.audit_log import AUDIT_LOGGER
 from predictor.serving.rejection import request_line
 from predictor.settings import Settings
 
@@ -70,20 +69,14 @@ def configure_logging(settings: Settings) -> None:
             "version": 1,
             "disable_existing_loggers": False,
             "filters": {"client_errors": {"()": ClientErrorFilter}},
-            "formatters": {"plain": {"format": LOG_FORMAT}, "bare": {"format": "%(message)s"}},
+            "formatters": {"plain": {"format": LOG_FORMAT}},
             "handlers": {
                 "stdout": {
                     "class": "logging.StreamHandler",
                     "stream": "ext://sys.stdout",
                     "formatter": "plain",
                     "filters": ["client_errors"],
-                },
-                # The audit trail's lines are JSON objects by themselves (.audit_log).
-                "audit": {
-                    "class": "logging.StreamHandler",
-                    "stream": "ext://sys.stdout",
-                    "formatter": "bare",
-                },
+                }
             },
             "loggers": {
                 "kserve": {"handlers": ["stdout"], "level": level, "propagate": False},
@@ -102,8 +95,6 @@ def configure_logging(settings: Settings) -> None:
                     "propagate": False,
                 },
                 "predictor": {"handlers": ["stdout"], "level": level, "propagate": False},
-                # Whatever --log_level says: the audit trail is not a matter of verbosity.
-                AUDIT_LOGGER: {"handlers": ["audit"], "level": "INFO", "propagate": False},
             },
         }
     )

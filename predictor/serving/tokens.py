@@ -40,7 +40,7 @@ from predictor.settings import Settings, subject_patterns
 LEEWAY_SECONDS = 5
 CACHED_TOKENS = 4096
 REQUIRED_CLAIMS = ["exp", "iss", "aud", "sub"]
-BEARER = "bearer "
+BEARER = b"bearer "
 
 
 class Unauthenticated(Exception):
@@ -77,15 +77,16 @@ def allows(patterns: tuple[str, ...], subject: str) -> bool:
     )
 
 
-def bearer_token(authorization: str | bytes | None) -> str:
+def bearer_token(authorization: bytes | str | None) -> bytes:
     """The token of an ``Authorization: Bearer <token>`` header value."""
     if authorization is None:
         raise Unauthenticated("no bearer token: send Authorization: Bearer <JWT>", missing=True)
-    if isinstance(authorization, bytes):
-        authorization = authorization.decode("latin-1")
-    if authorization[: len(BEARER)].lower() != BEARER or not authorization[len(BEARER) :].strip():
+    if isinstance(authorization, str):
+        authorization = authorization.encode("latin-1")
+    token = authorization[len(BEARER) :].strip()
+    if authorization[: len(BEARER)].lower() != BEARER or not token:
         raise Unauthenticated("the Authorization header is not 'Bearer <JWT>'")
-    return authorization[len(BEARER) :].strip()
+    return token
 
 
 class Verifier:
@@ -112,22 +113,26 @@ class Verifier:
         audience, allow = settings.auth_audience or "", settings.auth_allow or ""
         return cls(keys, audience, subject_patterns(allow))
 
-    async def caller(self, authorization: str | bytes | None) -> Caller:
+    async def caller(self, authorization: bytes | str | None) -> Caller:
         """The allowed caller the header proves. Raises Unauthenticated or Forbidden."""
         token = bearer_token(authorization)
-        self.keys.refresh_if_stale()
-        digest = hashlib.sha256(token.encode("latin-1")).digest()
+        digest = hashlib.sha256(token).digest()
         known = self._known.get(digest)
         if known is not None:
             if time.time() <= known.expires + LEEWAY_SECONDS and self.keys.key(known.kid):
                 self._known.move_to_end(digest)
-                return _allowed(known)
+                if not known.allowed:
+                    raise Forbidden(known.subject)
+                return known
             del self._known[digest]
-        caller = await self._verify(token)
+        self.keys.refresh_if_stale()
+        caller = await self._verify(token.decode("latin-1"))
         self._known[digest] = caller
         if len(self._known) > CACHED_TOKENS:
             self._known.popitem(last=False)
-        return _allowed(caller)
+        if not caller.allowed:
+            raise Forbidden(caller.subject)
+        return caller
 
     async def _verify(self, token: str) -> Caller:
         try:
@@ -179,9 +184,3 @@ class Verifier:
             raise Unauthenticated("token signature does not verify") from None
         except InvalidTokenError as error:
             raise Unauthenticated(f"invalid token ({type(error).__name__})") from None
-
-
-def _allowed(caller: Caller) -> Caller:
-    if not caller.allowed:
-        raise Forbidden(caller.subject)
-    return caller

@@ -7,6 +7,7 @@ real JWTs; the predictor finds its keys by discovery, as it does an API server's
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -17,8 +18,9 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from kserve import InferenceGRPCClient
 
+from bench.token_issuer import AUDIENCE, Issuer, SigningKey
+from predictor.serving.audit_log import FLUSH_SECONDS
 from predictor.serving.routes import v1_path, v2_path
-from tests.auth_issuer import AUDIENCE, Issuer, SigningKey
 from tests.integration.test_server import v2_request_from_example
 from tests.support import MODEL_NAME, RunningServer, load_example, running_predictor
 
@@ -55,6 +57,7 @@ def post(server: RunningServer, token: str | None, verb: str = "predict", **head
 
 
 def audit_lines(server: RunningServer) -> list[dict]:
+    time.sleep(2 * FLUSH_SECONDS)  # written in batches
     return [json.loads(line) for line in server.log().splitlines() if line.startswith('{"time"')]
 
 
@@ -196,8 +199,10 @@ def test_a_refusal_is_audited_with_its_reason(secured: RunningServer, issuer: Is
     assert line["subject"] == NOT_ALLOWED and NOT_ALLOWED in line["reason"]
 
 
-def test_a_request_without_an_id_gets_one(secured: RunningServer, issuer: Issuer) -> None:
-    before = len(audit_lines(secured))
-    assert post(secured, issuer.token(), "explain").status_code == 200
-    line = audit_lines(secured)[before]
-    assert len(line["request_id"]) == 32 and line["route"].endswith(":explain")
+def test_requests_without_an_id_get_distinct_ones(secured: RunningServer, issuer: Issuer):
+    token = issuer.token()
+    assert post(secured, token, "explain").status_code == 200
+    assert post(secured, token, "explain").status_code == 200
+    first, second = audit_lines(secured)[-2:]
+    assert first["route"].endswith(":explain") and second["route"].endswith(":explain")
+    assert first["request_id"] and first["request_id"] != second["request_id"]

@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bench.token_issuer import Issuer, SigningKey
 from predictor.serving.jwks import REFRESH_INTERVAL_SECONDS
 from predictor.serving.routes import v1_path
-from tests.auth_issuer import Issuer, SigningKey
 from tests.support import MODEL_NAME, RunningServer, load_example, running_predictor
 
 BODY = load_example("valid_request.json")

@@ -1,4 +1,4 @@
-"""A token issuer for the tests: real keys, a real OIDC discovery + JWKS server, real JWTs.
+"""A token issuer for tests and bench: real keys, OIDC discovery + JWKS over HTTP, real JWTs.
 
 :class:`Issuer` holds RSA and EC signing keys (``cryptography``), serves
 ``/.well-known/openid-configuration`` and its JWKS over HTTP on 127.0.0.1 (as an API server
@@ -19,7 +19,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
-from tests.support import free_port
+from bench.process import free_port
 
 AUDIENCE = "breast-cancer"
 JWKS_PATH = "/openid/v1/jwks"
