@@ -2,10 +2,11 @@
 
 The serving room opens an :class:`Answered` record for each authenticated inference request
 (:func:`recording`) and writes it to the audit log once the answer is sent; the model notes
-into it what it decided (:func:`note_scores`, :func:`note_labels`). Outside such a request
-(authentication off, the batch CLI) there is no record and noting costs one context-variable
-lookup. The record is one mutable object shared by reference, so a copy of the context (a
-task or thread a framework starts for the request) notes into the same record.
+into it what it decided (:func:`note_scores`, :func:`note_labels`), the server the status it
+answered with (:func:`note_status`). Outside such a request (authentication off, the batch
+CLI) there is no record and noting costs one context-variable lookup. The record is one
+mutable object shared by reference, so a copy of the context (a task or thread a framework
+starts for the request) notes into the same record.
 
 Never the features, nor the probabilities: the labels and their counts are what the caller
 learnt, and enough to account for it.
@@ -26,6 +27,7 @@ class Answered:
     """The model's part of one audit line."""
 
     model_version: str | None = None
+    status: int = 0  # the HTTP status answered (0: none was sent)
     instances: int = 0
     labels: dict[str, int] = field(default_factory=dict)
 
@@ -40,6 +42,13 @@ def recording() -> Answered:
     record = Answered()
     _answered.set(record)
     return record
+
+
+def note_status(status: int) -> None:
+    """The HTTP status the request was answered with, if it is audited."""
+    record = _answered.get()
+    if record is not None:
+        record.status = status
 
 
 def note_labels(model_version: str, labels: Iterable[str]) -> None:

@@ -59,14 +59,14 @@ def request_id(given: str | bytes | None) -> str:
 
 
 def answered(
-    status: tuple[str, int | str], subject: str, route: str, model: str | None, request: str,
+    status_key: str, status: int | str, subject: str, route: str, model: str | None, request: str,
     client: str | None, record: Answered,
 ) -> None:  # fmt: skip
-    """An inference request that got past authentication; ``status``: ``("status", 200)``
-    or ``("grpc_status", "OK")``."""
+    """An inference request that got past authentication; ``status_key``: ``status`` (HTTP)
+    or ``grpc_status``."""
     _write(
         {
-            "time": datetime.now(UTC), "event": "answered", status[0]: status[1],
+            "time": datetime.now(UTC), "event": "answered", status_key: status,
             "subject": subject, "route": route, "model": model,
             "model_version": record.model_version, "request_id": request, "client": client,
             "instances": record.instances, "labels": record.labels,
@@ -75,13 +75,13 @@ def answered(
 
 
 def refused(
-    status: tuple[str, int | str], reason: str, subject: str | None, route: str, request: str,
+    status_key: str, status: int | str, reason: str, subject: str | None, route: str, request: str,
     client: str | None,
 ) -> None:  # fmt: skip
     """A request refused for its credentials."""
     _write(
         {
-            "time": datetime.now(UTC), "event": "refused", status[0]: status[1],
+            "time": datetime.now(UTC), "event": "refused", status_key: status,
             "subject": subject, "route": route, "request_id": request, "client": client,
             "reason": reason,
         }

@@ -26,7 +26,7 @@ from predictor import audit
 from predictor.serving import audit_log, http_metrics
 from predictor.serving.rejection import send_error_body
 from predictor.serving.routes import grpc_public, grpc_scores, route_of
-from predictor.serving.tokens import Caller, Forbidden, Unauthenticated, Verifier
+from predictor.serving.tokens import Forbidden, Unauthenticated, Verifier
 
 AUTHORIZATION = b"authorization"
 REQUEST_ID = b"x-request-id"
@@ -65,34 +65,23 @@ class Authentication:
             elif name == REQUEST_ID:
                 given_id = value
         try:
-            caller = await self.verifier.caller(authorization)
+            # A token seen before is answered without awaiting anything.
+            caller = self.verifier.known(authorization) or await self.verifier.caller(authorization)
         except (Unauthenticated, Forbidden) as error:
             await self._refuse(scope, send, error, given_id, started)
             return
-        if route.scores:
-            await self._audited(scope, receive, send, caller, given_id)
-        else:
+        if not route.scores:
             await self.app(scope, receive, send)
-
-    async def _audited(
-        self, scope: dict, receive: Any, send: Any, caller: Caller, given_id: bytes | None
-    ) -> None:
-        record = audit.recording()
-        status = 0
-
-        async def send_noting_status(message: dict) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+            return
+        record = audit.recording()  # the request metrics note the status in it
         try:
-            await self.app(scope, receive, send_noting_status)
+            await self.app(scope, receive, send)
         finally:
+            client = scope.get("client")
             audit_log.answered(
-                ("status", status or 500), caller.subject, _route(scope),
-                route_of(scope["path"]).model, audit_log.request_id(given_id),
-                _client(scope), record,
+                "status", record.status, caller.subject, f"{scope['method']} {scope['path']}",
+                route.model, audit_log.request_id(given_id), client[0] if client else None,
+                record,
             )  # fmt: skip
 
     async def _refuse(
@@ -103,7 +92,7 @@ class Authentication:
         await send_error_body(send, status, str(error), ((b"www-authenticate", challenge(error)),))
         http_metrics.record(route_of(scope["path"]).endpoint, status, time.perf_counter() - started)
         audit_log.refused(
-            ("status", status), str(error), getattr(error, "subject", None), _route(scope),
+            "status", status, str(error), getattr(error, "subject", None), _route(scope),
             audit_log.request_id(given_id), _client(scope),
         )  # fmt: skip
 
@@ -143,7 +132,7 @@ class GrpcAuthentication(aio.ServerInterceptor):
                     else grpc.StatusCode.UNAUTHENTICATED
                 )
                 audit_log.refused(
-                    ("grpc_status", code.name), str(error), getattr(error, "subject", None),
+                    "grpc_status", code.name, str(error), getattr(error, "subject", None),
                     f"gRPC {method}", audit_log.request_id(given_id), context.peer(),
                 )  # fmt: skip
                 await context.abort(code, str(error))
@@ -160,7 +149,7 @@ class GrpcAuthentication(aio.ServerInterceptor):
                 raise
             finally:
                 audit_log.answered(
-                    ("grpc_status", code_name), caller.subject, f"gRPC {method}",
+                    "grpc_status", code_name, caller.subject, f"gRPC {method}",
                     getattr(request, "model_name", None), audit_log.request_id(given_id),
                     context.peer(), record,
                 )  # fmt: skip

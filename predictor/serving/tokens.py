@@ -113,18 +113,29 @@ class Verifier:
         audience, allow = settings.auth_audience or "", settings.auth_allow or ""
         return cls(keys, audience, subject_patterns(allow))
 
-    async def caller(self, authorization: bytes | str | None) -> Caller:
-        """The allowed caller the header proves. Raises Unauthenticated or Forbidden."""
+    def known(self, authorization: bytes | str | None) -> Caller | None:
+        """The caller of a token verified before and still valid; None to :meth:`caller`.
+        Raises Unauthenticated (no bearer token) or Forbidden."""
         token = bearer_token(authorization)
         digest = hashlib.sha256(token).digest()
         known = self._known.get(digest)
+        if known is None:
+            return None
+        if time.time() > known.expires + LEEWAY_SECONDS or self.keys.key(known.kid) is None:
+            del self._known[digest]  # expired, or its key withdrawn: verified anew
+            return None
+        self._known.move_to_end(digest)
+        if not known.allowed:
+            raise Forbidden(known.subject)
+        return known
+
+    async def caller(self, authorization: bytes | str | None) -> Caller:
+        """The allowed caller the header proves. Raises Unauthenticated or Forbidden."""
+        known = self.known(authorization)
         if known is not None:
-            if time.time() <= known.expires + LEEWAY_SECONDS and self.keys.key(known.kid):
-                self._known.move_to_end(digest)
-                if not known.allowed:
-                    raise Forbidden(known.subject)
-                return known
-            del self._known[digest]
+            return known
+        token = bearer_token(authorization)
+        digest = hashlib.sha256(token).digest()
         self.keys.refresh_if_stale()
         caller = await self._verify(token.decode("latin-1"))
         self._known[digest] = caller

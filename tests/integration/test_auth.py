@@ -14,9 +14,11 @@ from pathlib import Path
 import grpc
 import httpx
 import jwt
+import numpy as np
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from kserve import InferenceGRPCClient
+from kserve.protocol.infer_type import InferInput, InferRequest
 
 from bench.token_issuer import AUDIENCE, Issuer, SigningKey
 from predictor.serving.audit_log import FLUSH_SECONDS
@@ -206,3 +208,33 @@ def test_requests_without_an_id_get_distinct_ones(secured: RunningServer, issuer
     first, second = audit_lines(secured)[-2:]
     assert first["route"].endswith(":explain") and second["route"].endswith(":explain")
     assert first["request_id"] and first["request_id"] != second["request_id"]
+
+
+def test_a_bad_request_with_a_valid_token_is_audited_with_its_status(
+    secured: RunningServer, issuer: Issuer
+) -> None:
+    url = secured.base_url + v1_path(MODEL_NAME, "predict")
+    headers = {"authorization": f"Bearer {issuer.token()}", "x-request-id": "bad-1"}
+    response = httpx.post(url, json=load_example("missing_features.json"), headers=headers)
+    assert response.status_code == 400
+    [line] = [line for line in audit_lines(secured) if line["request_id"] == "bad-1"]
+    assert line["event"] == "answered" and line["status"] == 400
+    assert line["instances"] == 0 and line["labels"] == {} and line["model_version"] is None
+
+
+async def test_a_grpc_call_the_model_refuses_is_audited_with_its_code(
+    secured: RunningServer, issuer: Issuer
+) -> None:
+    short = InferInput("features", [1, 29], "FP64")
+    short.set_data_from_numpy(np.zeros((1, 29)), binary_data=False)
+    headers = [("authorization", f"Bearer {issuer.token()}"), ("x-request-id", "grpc-bad")]
+    client = InferenceGRPCClient(secured.grpc_target, timeout=10, retries=0)
+    try:
+        with pytest.raises(grpc.RpcError) as raised:
+            request = InferRequest(model_name=MODEL_NAME, infer_inputs=[short])
+            await client.infer(request, headers=headers)
+    finally:
+        await client.close()
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    [line] = [line for line in audit_lines(secured) if line["request_id"] == "grpc-bad"]
+    assert line["grpc_status"] == "INVALID_ARGUMENT" and line["instances"] == 0
