@@ -50,7 +50,7 @@ def measure(url: str, pid: int, script: Path, seconds: float, headers: tuple) ->
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=6.0, help="of load per round")
     parser.add_argument(
         "--model_dir", type=Path, default=Path(tempfile.gettempdir()) / "bench-models"

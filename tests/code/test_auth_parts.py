@@ -4,11 +4,15 @@ RFC 6750 challenge, and what the model notes for the audit trail."""
 from __future__ import annotations
 
 import contextvars
+import json
+from pathlib import Path
 
 import pytest
 
+from bench.token_issuer import Issuer
 from predictor import audit
 from predictor.serving.auth import challenge
+from predictor.serving.jwks import KeySet, KeysUnavailable
 from predictor.serving.tokens import Forbidden, Unauthenticated, allows, bearer_token
 
 
@@ -60,3 +64,26 @@ def notes_into_the_open_record() -> None:
     audit.note_status(200)
     assert (record.model_version, record.instances, record.status) == ("v1", 5, 200)
     assert record.labels == {"malignant": 3, "benign": 2}
+
+
+def test_keys_can_come_from_a_mounted_jwks_file(tmp_path: Path) -> None:
+    issuer = Issuer()
+    path = tmp_path / "jwks.json"
+    path.write_text(json.dumps(issuer.jwks()))
+    keys = KeySet(issuer.url, path.as_uri())
+    keys.fetch()
+    assert set(keys.keys) == {"rsa-1", "ec-1"}
+    assert keys.key(None) is None  # no kid and more than one key: no guess
+    assert keys.key("ec-1").algorithm_name == "ES256"
+
+
+@pytest.mark.parametrize(
+    "document",
+    [{"keys": []}, {"keys": [{"kty": "oct", "k": "c2VjcmV0", "kid": "shared"}]}, {"nokeys": 1}],
+    ids=["empty", "a shared secret only", "not a JWKS"],
+)
+def test_a_jwks_without_a_usable_signing_key_is_refused(tmp_path: Path, document: dict) -> None:
+    path = tmp_path / "jwks.json"
+    path.write_text(json.dumps(document))
+    with pytest.raises(KeysUnavailable, match="no usable signing key"):
+        KeySet("https://issuer.example", path.as_uri()).fetch()
