@@ -708,7 +708,8 @@ check_auth() {
   issuer="$(kubectl get --raw /.well-known/openid-configuration | jq -r .issuer)"
   helm upgrade --install "$release" "$CHART" --namespace "$NAMESPACE" \
     --set training.enabled=false --set "storage.pvc.existingClaim=$ISVC-models" \
-    --set autoscaling.enabled=false --set auth.enabled=true --set "auth.issuer=$issuer" --wait --timeout "$HELM_TIMEOUT" >&2
+    --set autoscaling.enabled=false --set auth.enabled=true --set "auth.issuer=$issuer" \
+    --wait --timeout "$HELM_TIMEOUT" >&2
   kubectl -n "$NAMESPACE" wait --for=condition=Ready "inferenceservice/$isvc" --timeout=300s >&2
   kubectl -n "$NAMESPACE" rollout status "deployment/$isvc-predictor" --timeout=300s >&2
   pod="$(kubectl -n "$NAMESPACE" get pods -l "serving.kserve.io/inferenceservice=$isvc" \

@@ -101,3 +101,10 @@ def test_the_helm_test_pod_sends_a_token_of_its_service_account_for_the_audience
 def test_schema_refuses_what_the_predictor_would(chart: helm.Chart, auth: dict) -> None:
     with pytest.raises(helm.HelmValuesError):
         chart.validate_schema({"auth": {"enabled": True, **auth}})
+
+
+def test_the_notes_show_how_to_get_a_token(rendered_sets) -> None:
+    notes = rendered_sets["auth"].notes
+    assert f"create token {RELEASE}-test --audience breast-cancer" in notes
+    assert "Authorization: Bearer $TOKEN" in notes
+    assert "create token" not in rendered_sets["defaults"].notes
