@@ -45,7 +45,10 @@ def write_scripts(payloads: dict[str, Path], directory: Path) -> dict[str, Path]
     return scripts
 
 
-def wrk_command(url: str, connections: int, script: Path, seconds: float) -> list[str]:
+def wrk_command(
+    url: str, connections: int, script: Path, seconds: float, headers: tuple[str, ...] = ()
+) -> list[str]:
+    extra = [arg for header in headers for arg in ("-H", header)]
     return [
         "wrk",
         "-t1",
@@ -53,6 +56,7 @@ def wrk_command(url: str, connections: int, script: Path, seconds: float) -> lis
         f"-d{max(1, round(seconds))}s",
         "--timeout",
         "10s",
+        *extra,
         "-s",
         str(script),
         url,
@@ -60,10 +64,17 @@ def wrk_command(url: str, connections: int, script: Path, seconds: float) -> lis
 
 
 def run_wrk(
-    url: str, connections: int, script: Path, seconds: float, cpus: str = LOAD_CPUS
+    url: str,
+    connections: int,
+    script: Path,
+    seconds: float,
+    cpus: str = LOAD_CPUS,
+    headers: tuple[str, ...] = (),
 ) -> LoadResult:
-    """``seconds`` of load from ``connections`` connections; socket errors count as non-2xx."""
-    done = run_pinned(wrk_command(url, connections, script, seconds), seconds + 60, cpus)
+    """``seconds`` of load from ``connections`` connections; socket errors count as non-2xx.
+    ``headers``: more request headers (``"Name: value"``)."""
+    command = wrk_command(url, connections, script, seconds, headers)
+    done = run_pinned(command, seconds + 60, cpus)
     raw = parse_wrk(done.stdout, done.stderr)
     return LoadResult(
         rps=raw["requests"] / (raw["duration_us"] / 1e6),

@@ -678,6 +678,100 @@ print(" ".join(map(str, sorted(found))))')"
     "5 scrapes reported:$counts; pod annotated prometheus.io/port 8080 after KServe's webhook"
 }
 
+# auth_post URL [TOKEN]: POST examples/valid_request.json with the bearer token (if any) and a
+# request id; print the status, then the WWW-Authenticate header (if any) and the body.
+auth_post() {
+  local headers credentials=()
+  headers="$(mktemp)"
+  if [[ -n "${2:-}" ]]; then
+    credentials=(-H "Authorization: Bearer $2")
+  fi
+  curl -sS -D "$headers" -o "$LOG_DIR/auth-body.json" -w '%{http_code}\n' \
+    --data-binary @examples/valid_request.json -H "x-request-id: e2e-auth-$RANDOM" \
+    "${credentials[@]}" "$1"
+  tr -d '\r' <"$headers" | sed -n 's/^[Ww][Ww][Ww]-[Aa]uthenticate: //p'
+  cat "$LOG_DIR/auth-body.json"
+  echo
+  rm -f "$headers"
+}
+
+# A second release with auth.enabled on the first release's model claim (no training), the
+# cluster's own ServiceAccount tokens as identities; a release of its own, so the checks
+# after it call the first release without tokens as before. Its pod is Ready (the readiness
+# probe needs no token) only after it read the API server's keys; helm test passes with the
+# test pod's projected token; from outside through port-forward: no token 401, a token of
+# the chart's test ServiceAccount for the audience 200, the same for another audience 401, the
+# namespace's default ServiceAccount (not allowed) 403; the audit line names the caller.
+check_auth() {
+  local release=auth isvc=auth-breast-cancer issuer pod log port url subject caller
+  local none allowed other denied audit=""
+  issuer="$(kubectl get --raw /.well-known/openid-configuration | jq -r .issuer)"
+  helm upgrade --install "$release" "$CHART" --namespace "$NAMESPACE" \
+    --set training.enabled=false --set "storage.pvc.existingClaim=$ISVC-models" \
+    --set autoscaling.enabled=false --set auth.enabled=true --set "auth.issuer=$issuer" \
+    --wait --timeout "$HELM_TIMEOUT" >&2
+  kubectl -n "$NAMESPACE" wait --for=condition=Ready "inferenceservice/$isvc" --timeout=300s >&2
+  kubectl -n "$NAMESPACE" rollout status "deployment/$isvc-predictor" --timeout=300s >&2
+  pod="$(kubectl -n "$NAMESPACE" get pods -l "serving.kserve.io/inferenceservice=$isvc" \
+    --field-selector=status.phase=Running -o jsonpath='{.items[0].metadata.name}')"
+  kubectl -n "$NAMESPACE" get pod "$pod" -o json | jq -e --arg model "$MODEL_NAME" '
+    (.status.conditions[] | select(.type == "Ready") | .status == "True")
+    and ((.spec.containers[] | select(.name == "kserve-container")).readinessProbe.httpGet.path
+      == "/v1/models/\($model)")' >/dev/null || {
+    echo "pod $pod is not Ready, or its readiness probe is not the model's route" >&2
+    return 1
+  }
+  # The keys were read before the server listened: the probe could not pass before.
+  log="$(kubectl -n "$NAMESPACE" logs "$pod" -c kserve-container)"
+  grep -q 'signing keys of .* from https://kubernetes.default.svc/openid/v1/jwks' <<<"$log" &&
+    [[ "$(grep -n 'signing keys of' <<<"$log" | head -n 1 | cut -d: -f1)" -lt \
+      "$(grep -n 'Uvicorn running' <<<"$log" | head -n 1 | cut -d: -f1)" ]] || {
+    echo "the predictor did not read the API server's keys before listening:" >&2
+    head -n 20 <<<"$log" >&2
+    return 1
+  }
+  helm test "$release" --namespace "$NAMESPACE" --logs >"$LOG_DIR/auth-helm-test.log" 2>&1
+  port="$(free_port)"
+  port_forward "svc/$isvc-predictor" "$port:80"
+  url="http://127.0.0.1:$port/v1/models/$MODEL_NAME:predict"
+  [[ "$(curl -sS -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/v1/models/$MODEL_NAME")" == 200 ]]
+  subject="system:serviceaccount:$NAMESPACE:$isvc-test"
+  none="$(auth_post "$url")"
+  allowed="$(auth_post "$url" "$(kubectl -n "$NAMESPACE" create token "$isvc-test" --audience breast-cancer)")"
+  other="$(auth_post "$url" "$(kubectl -n "$NAMESPACE" create token "$isvc-test" --audience another)")"
+  denied="$(auth_post "$url" "$(kubectl -n "$NAMESPACE" create token default --audience breast-cancer)")"
+  stop_background
+  printf '%s\n---\n' "$none" "$allowed" "$other" "$denied" >&2
+  [[ "$(head -n 1 <<<"$none")" == 401 && "$(sed -n 2p <<<"$none")" == Bearer ]]
+  [[ "$(head -n 1 <<<"$allowed")" == 200 && "$allowed" == *'"label"'* ]]
+  [[ "$(head -n 1 <<<"$other")" == 401 && "$other" == *"audience is not breast-cancer"* ]]
+  [[ "$(head -n 1 <<<"$denied")" == 403 &&
+    "$denied" == *"system:serviceaccount:$NAMESPACE:default is not allowed"* ]]
+  # Audit lines are written every 50 ms; the log reaches kubectl a moment later.
+  for _ in $(seq 1 20); do
+    audit="$(kubectl -n "$NAMESPACE" logs "$pod" -c kserve-container | { grep '^{"time"' || true; } |
+      jq -c --arg subject "$subject" 'select(.event == "answered" and .subject == $subject
+        and (.request_id | startswith("e2e-auth-")))' | tail -n 1)"
+    [[ -n "$audit" ]] && break
+    sleep 0.5
+  done
+  jq -e '.status == 200 and .instances == 1 and .labels == {"malignant": 1}' <<<"${audit:-null}" \
+    >/dev/null || {
+    echo "no audit line names $subject: '$audit'" >&2
+    return 1
+  }
+  caller="$(kubectl -n "$NAMESPACE" logs "$pod" -c kserve-container | { grep '^{"time"' || true; } |
+    jq -r 'select(.event == "refused" and .status == 403) | .subject' | tail -n 1)"
+  [[ "$caller" == "system:serviceaccount:$NAMESPACE:default" ]] || {
+    echo "no refusal line names the default ServiceAccount: '$caller'" >&2
+    return 1
+  }
+  helm uninstall "$release" --namespace "$NAMESPACE" >&2
+  detail "auth release Ready after reading the API server's keys; helm test passed with its" \
+    "projected token; no token 401, $isvc-test for the audience 200, for another audience 401," \
+    "default SA 403; audit: $(jq -c '{subject, route, status, labels}' <<<"$audit")"
+}
+
 hpa_field() {
   kubectl -n "$NAMESPACE" get hpa "$PREDICTOR" -o json 2>/dev/null | jq -r "$1" 2>/dev/null || true
 }
@@ -1200,6 +1294,7 @@ main() {
   check promotion-gate check_promotion_gate || true
   check network-policy check_network_policy || true
   check metrics-two-workers check_metrics_two_workers || true
+  check auth check_auth || true
   check s3 check_s3 || true
   check batch check_batch || true
   check uninstall-keeps-pvc check_uninstall || true

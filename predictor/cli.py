@@ -26,7 +26,7 @@ from pydantic.fields import FieldInfo
 from predictor.settings import Settings, deprecated_alias, environment_variable, is_kserve_flag
 
 PROG = "python -m predictor"
-BOOLEAN = "true or false (also 1/0, yes/no, on/off)"
+BOOLEAN = "true/false (or 1/0, yes/no, on/off)"
 # KServe's flags whose spelling is not --<field name>.
 KSERVE_SPELLING = {"event_loop": "--event-loop", "timeout_keep_alive": "--timeout-keep-alive"}
 # Variables Kubernetes sets for each Service of the namespace ("service links"): not settings.

@@ -11,6 +11,7 @@ import numpy as np
 import orjson
 from kserve.protocol.infer_type import InferRequest, InferResponse
 
+from predictor import audit
 from predictor.explain import explain_linear, unavailable
 from predictor.feedback import record_feedback, start_counting
 from predictor.loader import Artifact, load_artifact
@@ -190,6 +191,7 @@ class BreastCancerModel(SynchronousModel):
             probability = self.scorer.probability_of_one(features)
             if self._drift is not None:
                 self._drift.observe_one(features, probability)
+            audit.note_scores(self.artifact.version, [probability], self.artifact.threshold)
             return self._one_prediction.json(probability)
         probabilities, warnings = self._score(payload)
         artifact = self.artifact
@@ -213,16 +215,19 @@ class BreastCancerModel(SynchronousModel):
 
     def _score(self, payload: ValidatedBatch) -> tuple[Probabilities, list[list[dict]] | None]:
         """Probabilities and out-of-range warnings (None when every value is in range); the
-        instances are noted in the drift window."""
+        instances are noted in the drift window and, when audited, their labels."""
         features = payload.features
+        artifact = self.artifact
         if isinstance(features, np.ndarray):
             probabilities = self.scorer.probability_malignant(features)
             if self._drift is not None:
                 self._drift.observe_batch(features, probabilities)
+            audit.note_scores(artifact.version, probabilities, artifact.threshold)
             return probabilities, self.ranges.warnings(features)
         probabilities = [self.scorer.probability_of_one(features)]
         if self._drift is not None:
             self._drift.observe_one(features, probabilities[0])
+        audit.note_scores(artifact.version, probabilities, artifact.threshold)
         if self.ranges.contains(features):
             return probabilities, None
         return probabilities, self.ranges.warnings(payload.matrix)
@@ -242,6 +247,7 @@ class BreastCancerModel(SynchronousModel):
         warnings = self.ranges.warnings(payload.matrix)
         for index, explanation in enumerate(explanations):
             explanation["warnings"] = warnings[index] if warnings else []
+        audit.note_labels(artifact.version, (item["label"] for item in explanations))
         return envelope(
             "explanations", explanations, artifact.threshold, self.name, artifact.version
         )
@@ -253,9 +259,11 @@ class BreastCancerModel(SynchronousModel):
         as bytes; the instances are validated as ``:predict``'s. Raises InvalidInput (400).
         """
         artifact = self.artifact
-        return record_feedback(
+        answer = record_feedback(
             payload, self.validator, self.scorer, artifact.threshold, self.name, artifact.version
         )
+        audit.note_labels(artifact.version, (item["predicted"] for item in answer["feedback"]))
+        return answer
 
     def get_input_types(self) -> list[dict]:
         width = len(self.validator.feature_names)

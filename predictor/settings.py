@@ -82,8 +82,8 @@ class Settings(BaseSettings):
     drift_window: int = Field(
         DEFAULT_WINDOW,
         ge=1,
-        description="the drift figures (PSI per feature, predicted malignant share) are "
-        "computed over the pod's last this many scored instances",
+        description="the drift figures (PSI per feature, malignant share) cover the pod's "
+        "last this many scored instances",
     )
     drift_min_instances: int = Field(
         DEFAULT_MIN_INSTANCES,
@@ -110,17 +110,14 @@ class Settings(BaseSettings):
     max_inflight_instances: int = Field(
         40_000,
         ge=1,
-        description="instances this process works on at once, over all requests (REST and "
-        "gRPC); a request that would go past it is refused with 503 and Retry-After (gRPC: "
-        "RESOURCE_EXHAUSTED), except one arriving when nothing else is in flight; the "
-        "default holds four requests of the default --max_instances (about 0.1 s of work)",
+        description="instances this process works on at once (REST and gRPC); a request "
+        "past it is a 503 with Retry-After (gRPC RESOURCE_EXHAUSTED) unless it is alone",
     )
     slice_instances: int = Field(
         1000,
         ge=0,
-        description="a V1 prediction of more instances than this is parsed, validated and "
-        "answered this many at a time, letting other requests in between (same answer "
-        "bytes); 0 works on each request in one go",
+        description="V1 predictions of more instances are worked on this many at a time, "
+        "letting other requests in between (same answer); 0: in one go",
     )
     drain_seconds: float = Field(
         5.0,
@@ -132,9 +129,8 @@ class Settings(BaseSettings):
     # ---- what the server offers ---------------------------------------------------------------
     enable_fast_lane: bool = Field(
         True,
-        description="answer POST :predict and V2 JSON /infer in the fast lane in front of "
-        "KServe's app, and use uvloop (answers, metrics and log lines are identical either "
-        "way; false is an escape hatch)",
+        description="answer :predict and V2 JSON /infer in the fast lane before KServe's app, "
+        "with uvloop (same answers; false is an escape hatch)",
         json_schema_extra={"deprecated_alias": "enable_fastpath"},
     )
     enable_model_repository_api: bool = Field(
@@ -146,6 +142,29 @@ class Settings(BaseSettings):
         False,
         description="offer gRPC server reflection (grpcurl list/describe) next to the "
         "inference and health services",
+    )
+    # ---- who may call it (bearer JWTs; predictor.serving.auth) -------------------------------
+    auth_issuer: str | None = Field(
+        None,
+        min_length=1,
+        description="require JWTs of this issuer (iss) but on probes, /metrics",
+    )
+    auth_audience: str | None = Field(None, min_length=1, description="the aud a token must name")
+    auth_allow: str | None = Field(
+        None,
+        min_length=1,
+        description="subjects (sub) allowed, comma-separated; a trailing * matches a prefix",
+    )
+    auth_jwks_url: str | None = Field(
+        None,
+        min_length=1,
+        description="its JWKS URL (https/http/file); default: discovery",
+    )
+    auth_jwks_ca_file: Path | None = Field(
+        None, description="CA bundle to verify the JWKS server with (a cluster's ca.crt)"
+    )
+    auth_jwks_token_file: Path | None = Field(
+        None, description="bearer token file for the JWKS server (a pod's token)"
     )
     # ---- logging ------------------------------------------------------------------------------
     log_level: LogLevel = Field("INFO", description="level of the server's own log lines")
@@ -198,6 +217,21 @@ class Settings(BaseSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _auth_settings_fit_together(self) -> Settings:
+        others = ("auth_audience", "auth_allow", "auth_jwks_url", "auth_jwks_ca_file",
+                  "auth_jwks_token_file")  # fmt: skip
+        if self.auth_issuer is None:
+            given = next((name for name in others if getattr(self, name) is not None), None)
+            if given is not None:
+                raise ValueError(f"--{given} needs --auth_issuer (the issuer of the tokens)")
+            return self
+        for name in ("auth_audience", "auth_allow"):
+            if getattr(self, name) is None:
+                raise ValueError(f"--auth_issuer needs --{name} as well")
+        subject_patterns(self.auth_allow or "")
+        return self
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _level_in_any_case(cls, value: Any) -> Any:
@@ -223,6 +257,23 @@ class OurEnvironment(EnvSettingsSource):
         if is_kserve_flag(field):
             return None, field_name, False
         return super().get_field_value(field, field_name)
+
+
+def subject_patterns(text: str) -> tuple[str, ...]:
+    """``--auth_allow``'s patterns: exact subjects, or prefixes ending in ``*``.
+
+    Raises:
+        ValueError: an empty entry, or a ``*`` anywhere but at the end of one.
+    """
+    patterns = tuple(entry.strip() for entry in text.split(","))
+    for pattern in patterns:
+        if not pattern:
+            raise ValueError(f"--auth_allow {text!r} has an empty entry (a stray comma?)")
+        if "*" in pattern[:-1]:
+            raise ValueError(
+                f"--auth_allow entry {pattern!r}: * may only end an entry (a prefix match)"
+            )
+    return patterns
 
 
 def environment_variable(name: str) -> str:

@@ -3,8 +3,9 @@
 ``grpc.health.v1.Health`` answers SERVING for the server (``""``), the inference service
 and each model once they are loaded (the server only starts then), and NOT_SERVING from the
 first moment of a drain, so Kubernetes' native ``grpc:`` probes and tools such as
-``grpc-health-probe`` work. Server reflection (``grpcurl list``) is offered with
-``--enable_grpc_reflection``.
+``grpc-health-probe`` work. With ``--auth_issuer``, inference calls need a bearer token in the
+``authorization`` metadata (:mod:`.auth`); health stays open. Server reflection
+(``grpcurl list``) is offered with ``--enable_grpc_reflection``.
 
 KServe 0.21's ``GRPCServer.start`` builds its ``grpc.aio`` server inline, with no way to add
 a service (canary: ``tests/upstream/test_grpc.py``), so :meth:`PredictorGRPCServer.start`
@@ -26,7 +27,9 @@ from kserve.protocol.grpc.server import GRPCServer
 from kserve.protocol.grpc.servicer import InferenceServicer
 
 from predictor.serving.admission import Overloaded
+from predictor.serving.auth import GrpcAuthentication
 from predictor.serving.drain import Drain
+from predictor.serving.tokens import Verifier
 from predictor.settings import Settings
 
 logger = logging.getLogger("predictor.serving.grpc")
@@ -48,6 +51,7 @@ class PredictorGRPCServer(GRPCServer):
         settings: Settings,
         grace_period: int,
         drain: Drain,
+        verifier: Verifier | None = None,
     ):
         super().__init__(
             settings.grpc_port, data_plane, model_repository_extension, {}, grace_period
@@ -62,6 +66,8 @@ class PredictorGRPCServer(GRPCServer):
             if settings.enable_access_log
             else (OverloadToStatusInterceptor(),)
         )
+        if verifier is not None:  # outermost: a refused call reaches nothing else
+            self.interceptors = (GrpcAuthentication(verifier), *self.interceptors)
         self._loop: asyncio.AbstractEventLoop | None = None
         drain.on_begin(self._not_serving)
 

@@ -18,15 +18,17 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from predictor import batched_metrics
+from predictor import audit, batched_metrics
 from predictor.metrics import http_metrics
 from predictor.serving.rejection import note_request
 from predictor.serving.routes import route_of
 
 
 def record(endpoint: str, status: int, seconds: float) -> None:
-    """Count and time one answer."""
+    """Count and time one answer; its status goes in the request's audit record too (the
+    one place that sees the status of every answer, the fast lane's and the server's)."""
     http_metrics(endpoint, status // 100).observe(seconds)
+    audit.note_status(status)
 
 
 class HttpMetrics:

@@ -24,6 +24,11 @@ V1_VERBS = ("predict", "explain", "feedback")
 V2_INFER = "infer"
 # ``endpoint`` label values of the request metrics: the scoring routes and everything else.
 ENDPOINTS = (*V1_VERBS, V2_INFER, "other")
+# gRPC: KServe's V2 inference service; its health methods, and every other service (the
+# standard health service, reflection), are open when authentication is on.
+GRPC_INFERENCE_SERVICE = "inference.GRPCInferenceService"
+GRPC_PUBLIC_METHODS = ("ServerLive", "ServerReady", "ModelReady")
+GRPC_INFER = "ModelInfer"
 # Distinct paths remembered (clients can send any; beyond this they are classified anew).
 CACHED_PATHS = 1024
 
@@ -76,6 +81,12 @@ class Route:
     def metrics(self) -> bool:
         return self.path == METRICS_PATH
 
+    @property
+    def public(self) -> bool:
+        """Answered without credentials when authentication is on: the probes (readiness,
+        liveness) and the metrics scrape; every other route needs a token."""
+        return self.verb in ("ready", "live") or self.metrics
+
 
 @functools.lru_cache(maxsize=CACHED_PATHS)
 def route_of(path: str) -> Route:
@@ -106,3 +117,14 @@ def fastapi_v1_route(verb: str) -> str:
 def v2_path(model: str, action: str) -> str:
     """``/v2/models/<model>/<action>``."""
     return f"{V2_MODELS}{model}/{action}"
+
+
+def grpc_public(method: str) -> bool:
+    """A gRPC method (``/package.Service/Method``) answered without credentials."""
+    service, _, name = method.lstrip("/").rpartition("/")
+    return service != GRPC_INFERENCE_SERVICE or name in GRPC_PUBLIC_METHODS
+
+
+def grpc_scores(method: str) -> bool:
+    """The gRPC method that scores instances (audited)."""
+    return method == f"/{GRPC_INFERENCE_SERVICE}/{GRPC_INFER}"

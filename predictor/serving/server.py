@@ -10,10 +10,11 @@ null-free V2 JSON (:mod:`.v2_json`).
 
 uvicorn serves our ASGI layers wrapped around KServe's app, outermost first::
 
-    FastLane(HttpMetrics([MultiProcessMetrics](DrainMiddleware(RefusedRoutesMiddleware(
-        RequestLimitMiddleware(TidyV2JsonMiddleware(kserve_app)))))))
+    [Authentication](FastLane(HttpMetrics([MultiProcessMetrics](DrainMiddleware(
+        RefusedRoutesMiddleware(RequestLimitMiddleware(TidyV2JsonMiddleware(kserve_app))))))))
 
-(request metrics in :mod:`.http_metrics`; ``/metrics`` summed over ``--workers`` by
+(bearer tokens and the audit trail in :mod:`.auth`, with ``--auth_issuer``; request
+metrics in :mod:`.http_metrics`; ``/metrics`` summed over ``--workers`` by
 :mod:`.multiprocess_metrics`, when that mode is on; every layer tells routes apart with
 :mod:`.routes`), built in
 :meth:`PredictorRESTServer.create_application`, which every ``--workers`` child runs itself
@@ -37,6 +38,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from predictor.serving import eventloop, fast_lane, multiprocess_metrics, startup
 from predictor.serving.admission import InstanceBudget, Overloaded, overloaded_handler
+from predictor.serving.auth import Authentication
 from predictor.serving.decoding import ClientInputDataPlane
 from predictor.serving.drain import Drain, DrainingUvicornServer, DrainMiddleware
 from predictor.serving.feedback import add_feedback_route
@@ -50,6 +52,7 @@ from predictor.serving.refusals import (
     http_error_handler,
     validation_error_handler,
 )
+from predictor.serving.tokens import Verifier
 from predictor.serving.v2_json import TidyV2JsonMiddleware
 from predictor.serving.workers import (
     PredictorRESTMultiProcess,
@@ -73,7 +76,12 @@ def serve(model: Model, settings: Settings) -> int:
     """
     try:
         check_ports_free(settings)
-        PredictorServer(settings).start([model])
+        verifier = Verifier.from_settings(settings)
+        if verifier is not None:
+            # Before anything listens: the readiness probe passes only once tokens can be
+            # checked.
+            verifier.keys.load()
+        PredictorServer(settings, verifier).start([model])
     except (ServerSetupError, PortInUse) as error:
         logger.error("%s", error)
         return 2
@@ -83,9 +91,10 @@ def serve(model: Model, settings: Settings) -> int:
 class PredictorRESTServer(RESTServer):
     """KServe's REST server with our middleware, error handlers and draining uvicorn server."""
 
-    def __init__(self, *args, settings: Settings, **kw):
+    def __init__(self, *args, settings: Settings, verifier: Verifier | None = None, **kw):
         super().__init__(*args, **kw)
         self.settings = settings
+        self.verifier = verifier
         self.drain = Drain(settings.drain_seconds)
         self._server = DrainingUvicornServer(self.config, self.drain)
 
@@ -114,18 +123,18 @@ class PredictorRESTServer(RESTServer):
         metrics_dir = multiprocess_metrics.active_directory()
         if metrics_dir is not None:
             app = multiprocess_metrics.MultiProcessMetrics(app, metrics_dir)
-        metrics = HttpMetrics(app)
-        if not fast_lane.wanted(settings):
-            return metrics
-        return fast_lane.FastLane(
-            metrics,
-            self.dataplane.model_registry,
-            drain=self.drain,
-            refusals=refusals,
-            limits=limits,
-            budget=self.dataplane.budget,
-            slice_instances=settings.slice_instances,
-        )
+        app = HttpMetrics(app)
+        if fast_lane.wanted(settings):
+            app = fast_lane.FastLane(
+                app,
+                self.dataplane.model_registry,
+                drain=self.drain,
+                refusals=refusals,
+                limits=limits,
+                budget=self.dataplane.budget,
+                slice_instances=settings.slice_instances,
+            )
+        return app if self.verifier is None else Authentication(app, self.verifier)
 
     def run(self, sockets=None):
         """Entry point of each ``--workers > 1`` child: our logging, then KServe's run."""
@@ -138,7 +147,7 @@ class PredictorRESTServer(RESTServer):
 class PredictorServer(ModelServer):
     """``kserve.ModelServer`` with graceful drain, request limits and 4xx for client errors."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, verifier: Verifier | None = None):
         # After the drain window, requests in flight are bounded by the request timeout.
         timeout = settings.request_timeout
         grace = math.ceil(timeout) + 1 if timeout else UNBOUNDED_GRACE_SECONDS
@@ -163,6 +172,7 @@ class PredictorServer(ModelServer):
             budget=InstanceBudget(settings.max_inflight_instances),
         )
         self.settings = settings
+        self.verifier = verifier
 
     def start(self, models) -> None:
         """Register the ready models, serve REST (and gRPC) until drained, then return."""
@@ -185,7 +195,9 @@ class PredictorServer(ModelServer):
             "ssl_certfile": settings.ssl_certfile,
             "ssl_keyfile": settings.ssl_keyfile,
         }
-        rest = PredictorRESTServer(*server_args, **server_options, settings=settings)
+        rest = PredictorRESTServer(
+            *server_args, **server_options, settings=settings, verifier=self.verifier
+        )
         if settings.enable_grpc:
             self._grpc_server = PredictorGRPCServer(
                 self.dataplane,
@@ -193,6 +205,7 @@ class PredictorServer(ModelServer):
                 settings=settings,
                 grace_period=self.grace_period,
                 drain=rest.drain,
+                verifier=self.verifier,
             )
         if settings.workers > 1:
             require_picklable(self.dataplane, settings.workers)

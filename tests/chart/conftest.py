@@ -35,6 +35,8 @@ BATCH_VALUES = {
     "parallelism": 2,
 }
 
+AUTH_VALUES = {"enabled": True, "allowedSubjects": ["system:serviceaccount:clinic:*"]}
+
 # Value sets every render-level test runs against (name -> values passed like `-f`).
 VALUE_SETS: dict[str, dict[str, Any]] = {
     "defaults": {},
@@ -74,6 +76,7 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
         "training": {"skipIfPresent": True, "args": ["--seed", "7"]},
     },
     "batch": {"batch": BATCH_VALUES},
+    "auth": {"auth": AUTH_VALUES},
     "batch-s3": {
         "storage": {"type": "s3", "s3": S3_VALUES},
         "batch": {"enabled": True, "input": "s3://data/in/cases.csv", "output": "s3://data/out/"},
