@@ -26,7 +26,7 @@ if __package__ in (None, ""):  # run as a file: make ``bench`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.measure import tree_cpu_seconds
-from bench.payloads import ensure_model, write_payloads
+from bench.payloads import ensure_model, scenario_parser, write_payloads
 from bench.process import MODEL_NAME, predictor_command, running_server
 from bench.servers import SERVER_CPUS
 from bench.token_issuer import Issuer
@@ -49,12 +49,9 @@ def measure(url: str, pid: int, script: Path, seconds: float, headers: tuple) ->
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = scenario_parser(__doc__)
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=6.0, help="of load per round")
-    parser.add_argument(
-        "--model_dir", type=Path, default=Path(tempfile.gettempdir()) / "bench-models"
-    )
     args = parser.parse_args(argv)
     ensure_model(args.model_dir)
     issuer = Issuer().start()

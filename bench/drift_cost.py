@@ -14,11 +14,9 @@ Only our Python path is measured (no HTTP parsing or socket I/O): add the differ
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -26,7 +24,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a file: make ``bench`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.payloads import ensure_model
+from bench.payloads import ensure_model, scenario_parser
 from bench.process import MODEL_NAME, ROOT
 from predictor.model import BreastCancerModel
 from predictor.serving import eventloop, startup
@@ -92,12 +90,9 @@ async def measure(lanes: dict[str, FastLane], rounds: int, requests: int) -> dic
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = scenario_parser(__doc__)
     parser.add_argument("--rounds", type=int, default=100)
     parser.add_argument("--requests", type=int, default=2000, help="per round")
-    parser.add_argument(
-        "--model_dir", type=Path, default=Path(tempfile.gettempdir()) / "bench-models"
-    )
     args = parser.parse_args(argv)
     ensure_model(args.model_dir)
     lanes = {"without": lane(args.model_dir, drift=False), "with": lane(args.model_dir, True)}

@@ -15,7 +15,6 @@ answered normally right after. Only 127.0.0.1 is ever contacted.
 
 from __future__ import annotations
 
-import argparse
 import http.client
 import json
 import os
@@ -31,7 +30,7 @@ if __package__ in (None, ""):  # run as a file: make ``bench`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.loadgen import percentile
-from bench.payloads import ensure_model, training_rows
+from bench.payloads import ensure_model, scenario_parser, training_rows
 from bench.process import HOST, MODEL_NAME, predictor_command, running_server
 from bench.servers import LOAD_CPUS, SERVER_CPUS
 
@@ -190,11 +189,9 @@ def section(results: dict[str, list[dict]], burst_result: dict, command: str) ->
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = scenario_parser(__doc__)
     parser.add_argument("--seconds", type=float, default=12.0, help="load per measurement")
     parser.add_argument("--repeats", type=int, default=2, help="alternating runs per server")
-    parser.add_argument("--model_dir", type=Path,
-                        default=Path(tempfile.gettempdir()) / "bench-models")  # fmt: skip
     args = parser.parse_args(argv)
     command = "uv run python bench/fairness.py" + (" " + " ".join(argv or sys.argv[1:])).rstrip()
     ensure_model(args.model_dir)

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from bench.process import ROOT
 
 DRIFT_FILE = "drift_reference.json"  # predictor.drift_reference's, without importing it
+SHARED_MODEL_DIR = Path(tempfile.gettempdir()) / "bench-models"
+
+
+def scenario_parser(doc: str | None) -> argparse.ArgumentParser:
+    """A scenario script's command line: its docstring's first paragraph, and --model_dir
+    (the artifact every scenario shares, trained by :func:`ensure_model` when missing)."""
+    parser = argparse.ArgumentParser(description=(doc or "").split("\n\n")[0])
+    parser.add_argument("--model_dir", type=Path, default=SHARED_MODEL_DIR,
+                        help="the artifact (trained there when missing)")  # fmt: skip
+    return parser
 
 
 def ensure_model(model_dir: Path) -> None:

@@ -15,10 +15,8 @@ request's HTTP work comes on top (``bench/RESULTS.md``: ours' server CPU per req
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -28,7 +26,7 @@ if __package__ in (None, ""):  # run as a file: make ``bench`` importable
 
 import orjson
 
-from bench.payloads import ensure_model
+from bench.payloads import ensure_model, scenario_parser
 from bench.process import MODEL_NAME, ROOT
 from predictor.labels import PROBABILITY_OUTPUT as PROBABILITY
 from predictor.loader import load_artifact
@@ -92,20 +90,17 @@ def measure(model_dir: Path, count: int, rounds: int) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model_dir", type=Path, help="an artifact (default: trained here)")
+    parser = scenario_parser(__doc__)
     parser.add_argument("--rounds", type=int, default=ROUNDS, help="alternating rounds")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        model_dir = args.model_dir or Path(tmp) / "model"
-        ensure_model(model_dir)
-        print("| instances | path | median per call | vs the dict path |")
-        print("|---|---|---|---|")
-        for count in CALLS:
-            medians = measure(model_dir, count, args.rounds)
-            general = medians["matrix, dict per prediction"]
-            for name, value in medians.items():
-                print(f"| {count} | {name} | {value:.1f} us | {value / general:.2f}x |")
+    ensure_model(args.model_dir)
+    print("| instances | path | median per call | vs the dict path |")
+    print("|---|---|---|---|")
+    for count in CALLS:
+        medians = measure(args.model_dir, count, args.rounds)
+        general = medians["matrix, dict per prediction"]
+        for name, value in medians.items():
+            print(f"| {count} | {name} | {value:.1f} us | {value / general:.2f}x |")
 
 
 if __name__ == "__main__":
