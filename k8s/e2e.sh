@@ -1084,16 +1084,24 @@ PYTHON
 # scores as the online API at URL ($1) answers. Prints a JSON summary.
 batch_check_py() {
   cat <<PYTHON
-import csv, glob, json, urllib.error, urllib.request
+import csv, glob, json, time, urllib.error, urllib.request
 URL = '$1'
 def post(instances):
     body = json.dumps({'instances': instances}).encode()
     request = urllib.request.Request(URL, body, {'Content-Type': 'application/json'})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.load(response)
-    except urllib.error.HTTPError as error:
-        return error.code, json.load(error)
+    # A new pod may be refused until the network plugin has added it to the policy's peers
+    # (as post_py allows for): retry a refused connection for 30 s, never an HTTP answer.
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.load(response)
+        except urllib.error.HTTPError as error:
+            return error.code, json.load(error)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
 rows = list(csv.DictReader(open('/data/in/cases.csv')))
 names = [key for key in rows[0] if key not in ('case_id', 'note')]
 scores = sorted(glob.glob('/data/scores/part-*[0-9].csv'))
