@@ -86,17 +86,24 @@ class Issuer:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                # As strict as the Kubernetes API server: each document only to a client that
+                # accepts its media type, else 406.
                 if self.path == "/.well-known/openid-configuration":
+                    media = "application/json"
                     body = {"issuer": issuer.url, "jwks_uri": issuer.url + JWKS_PATH}
                 elif self.path == JWKS_PATH:
+                    media = "application/jwk-set+json"
                     issuer.requests += 1
                     body = issuer.jwks()
                 else:
                     self.send_error(404)
                     return
+                if media not in self.headers.get("Accept", ""):
+                    self.send_error(406)
+                    return
                 payload = json.dumps(body).encode()
                 self.send_response(200)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", media)
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)

@@ -36,6 +36,10 @@ MAX_AGE_SECONDS = 600.0
 # Start-up retries: the first after 1 s, doubling up to this (the startup probe decides when
 # a pod that never gets its keys is restarted).
 LONGEST_RETRY_SECONDS = 10.0
+# The one Accept for discovery (JSON) and keys: the API server answers its JWKS only to a
+# client that accepts application/jwk-set+json, and its discovery only to one that accepts
+# application/json (406 otherwise; k8s/e2e.sh's auth check reads both).
+JWKS_ACCEPT = "application/jwk-set+json, application/json"
 ALGORITHMS = ("RS256", "ES256")
 
 
@@ -156,7 +160,7 @@ class KeySet:
         return url
 
     def _read_json(self, url: str) -> Any:
-        request = urllib.request.Request(url, headers={"Accept": "application/json"})
+        request = urllib.request.Request(url, headers={"Accept": JWKS_ACCEPT})
         if self.token_file is not None and not url.startswith("file:"):
             try:
                 token = self.token_file.read_text().strip()
