@@ -114,7 +114,10 @@ stop_background() {
 }
 
 # pod_spec NAME COMMAND_JSON [LABELS_JSON]: a pod running the project image with the chart's
-# security context, a writable /tmp and the load generator mounted at /loadgen.
+# security context, a writable /tmp and the load generator mounted at /loadgen. The load
+# generator opens a connection per request (each may reach another pod): at 500+ req/s the
+# default 28,000 local ports run out inside the 60 s a closed connection waits in TIME_WAIT
+# (EADDRNOTAVAIL), so the pods get the whole unprivileged range (a safe, namespaced sysctl).
 pod_spec() {
   jq -n --arg name "$1" --arg image "$IMAGE" --argjson command "$2" \
     --argjson labels "${3:-$E2E_LABELS}" '{
@@ -123,7 +126,8 @@ pod_spec() {
     spec: {
       restartPolicy: "Never", automountServiceAccountToken: false,
       securityContext: {runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000,
-        seccompProfile: {type: "RuntimeDefault"}},
+        seccompProfile: {type: "RuntimeDefault"},
+        sysctls: [{name: "net.ipv4.ip_local_port_range", value: "1024 65535"}]},
       containers: [{name: "main", image: $image, imagePullPolicy: "IfNotPresent",
         command: $command,
         resources: {requests: {cpu: "100m", memory: "64Mi"}, limits: {memory: "256Mi"}},

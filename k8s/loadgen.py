@@ -36,7 +36,8 @@ def _one_request(url: urllib.parse.SplitResult, body: bytes, timeout: float) -> 
         response.read()
         return None if response.status == 200 else f"HTTP {response.status}"
     except (OSError, http.client.HTTPException) as error:
-        return type(error).__name__
+        errno = getattr(error, "errno", None)
+        return type(error).__name__ + (f" errno {errno}" if errno else "")
     finally:
         connection.close()
 
