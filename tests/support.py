@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,16 @@ from bench.process import RunningServer as RunningServer
 from bench.process import free_port as free_port
 
 EXAMPLES_DIR = ROOT / "examples"
+
+
+def run_bench_script(name: str, model_dir: Path, *args: str) -> str:
+    """Run ``bench/<name>`` on ``model_dir`` as a user would; its stdout (it must exit 0)."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / name), "--model_dir", str(model_dir), *args],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stdout
 
 
 def load_example(name: str) -> dict:

@@ -24,12 +24,11 @@ import orjson
 from kserve.protocol.infer_type import InferRequest
 
 from predictor.metrics import refusals
-from predictor.serving.limits import RETRY_AFTER_SECONDS
+from predictor.serving.limits import RETRY_AFTER_HEADER, RETRY_AFTER_SECONDS
 from predictor.serving.rejection import error_response
 from predictor.validation import INSTANCES_KEY
 
 OVERLOADED = "overloaded"
-RETRY_AFTER_HEADER = (b"retry-after", str(RETRY_AFTER_SECONDS).encode())
 
 
 class Overloaded(Exception):
@@ -105,4 +104,5 @@ def instances_in(payload: Any) -> int:
 
 async def overloaded_handler(_request: Any, error: Overloaded) -> Any:
     """FastAPI's answer to ``Overloaded`` raised on KServe's routes: 503 with Retry-After."""
-    return error_response(503, str(error), {"retry-after": str(RETRY_AFTER_SECONDS)})
+    name, value = RETRY_AFTER_HEADER
+    return error_response(503, str(error), {name.decode(): value.decode()})

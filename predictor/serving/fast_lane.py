@@ -30,12 +30,7 @@ import time
 from typing import Any, Protocol
 
 from predictor.serving import fast_lane_v2, http_metrics, sliced_json
-from predictor.serving.admission import (
-    RETRY_AFTER_HEADER,
-    InstanceBudget,
-    Overloaded,
-    instances_in,
-)
+from predictor.serving.admission import InstanceBudget, Overloaded, instances_in
 from predictor.serving.drain import Drain
 from predictor.serving.kserve_mirror import (
     CLOUDEVENT_CONTENT_TYPE,
@@ -47,7 +42,12 @@ from predictor.serving.kserve_mirror import (
     v1_payload,
     v2_request,
 )
-from predictor.serving.limits import BodyTooLarge, ClientGone, RequestLimitMiddleware
+from predictor.serving.limits import (
+    RETRY_AFTER_HEADER,
+    BodyTooLarge,
+    ClientGone,
+    RequestLimitMiddleware,
+)
 from predictor.serving.refusals import RefusedRoutesMiddleware
 from predictor.serving.rejection import note_request, reject
 from predictor.serving.routes import Route, route_of

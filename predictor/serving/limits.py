@@ -39,6 +39,7 @@ from predictor.settings import Settings
 logger = logging.getLogger("predictor.serving.limits")
 
 RETRY_AFTER_SECONDS = 1
+RETRY_AFTER_HEADER = (b"retry-after", str(RETRY_AFTER_SECONDS).encode())
 # KServe's V2 binary tensor extension: the JSON header is the first N bytes of the body.
 BINARY_HEADER_LENGTH = b"inference-header-content-length"
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -251,7 +252,7 @@ class RequestLimitMiddleware:
             503,
             f"request not answered within {seconds} s (server flag --request_timeout); "
             "the server is overloaded, retry later",
-            extra_headers=((b"retry-after", str(RETRY_AFTER_SECONDS).encode()),),
+            extra_headers=(RETRY_AFTER_HEADER,),
         )
         return 503
 

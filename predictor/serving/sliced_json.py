@@ -27,8 +27,8 @@ from dataclasses import dataclass
 import orjson
 
 from predictor.serving.limits import json_depth
+from predictor.validation import INSTANCES_KEY
 
-INSTANCES_KEY = "instances"
 # How the plain bodies begin and end; anything else is parsed whole.
 PLAIN_OPENINGS = (b'{"instances":[', b'{"instances": [')
 PLAIN_CLOSING = b"]}"
