@@ -48,34 +48,52 @@ BACKGROUND_PIDS=()
 
 log() { printf '  %s\n' "$*" >&2; }
 
-# post_py URL MODE: Python for a pod that POSTs examples/valid_request.json to URL and prints
-# the status and body, or the error and how long the attempt took. MODE allowed: retry
-# connection errors for 30 s (a new pod's address takes a moment to reach the network policy
-# rules that admit it); denied: first wait 5 s for those rules to cover the new pod, then try
-# once with a 5 s timeout.
+# reach_py: Python defining reach(url_or_host, port): wait up to 30 s for a TCP connection
+# to open. A new pod's address takes a moment to reach the network policy rules that admit it
+# (kube-router rejects it until then: ConnectionRefusedError), so every in-cluster client
+# pod calls it before its first request; the request itself is then tried once.
+reach_py() {
+  cat <<'PYTHON'
+import socket, time, urllib.parse
+def reach(host, port=None, seconds=30):
+    if port is None:
+        parts = urllib.parse.urlsplit(host)
+        host, port = parts.hostname, parts.port or 80
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            socket.create_connection((host, port), timeout=5).close()
+            return True
+        except OSError:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(1)
+PYTHON
+}
+
+# post_py URL MODE: Python for a pod that POSTs examples/valid_request.json to URL once and
+# prints the status and body, or the error and how long the attempt took. MODE allowed: first
+# reach the URL (see reach_py); denied: first wait 5 s for the policy rules to cover the new
+# pod, then try with a 5 s timeout.
 post_py() {
+  reach_py
   cat <<PYTHON
 import time, urllib.error, urllib.request
 body = open('/app/examples/valid_request.json', 'rb').read()
 request = urllib.request.Request('$1', body, {'Content-Type': 'application/json'})
-if '$2' == 'denied':
+if '$2' == 'allowed':
+    reach('$1')
+else:
     time.sleep(5)
-deadline = time.monotonic() + (30 if '$2' == 'allowed' else 0)
-while True:
-    start = time.monotonic()
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            print(response.status, response.read().decode())
-        break
-    except urllib.error.HTTPError as error:
-        print(error.code, error.read().decode()[:200])
-        break
-    except OSError as error:
-        reason = getattr(error, 'reason', error)
-        if time.monotonic() > deadline:
-            print(type(reason).__name__, f'after {time.monotonic() - start:.1f} s')
-            break
-        time.sleep(1)
+start = time.monotonic()
+try:
+    with urllib.request.urlopen(request, timeout=5) as response:
+        print(response.status, response.read().decode())
+except urllib.error.HTTPError as error:
+    print(error.code, error.read().decode()[:200])
+except OSError as error:
+    reason = getattr(error, 'reason', error)
+    print(type(reason).__name__, f'after {time.monotonic() - start:.1f} s')
 PYTHON
 }
 
@@ -399,7 +417,7 @@ check_grpc() {
     echo "service $PREDICTOR ports $ports lack grpc:8081" >&2
     return 1
   }
-  output="$(run_pod e2e-grpc "
+  output="$(run_pod e2e-grpc "$(reach_py)
 import asyncio, json
 import numpy as np
 from kserve import InferenceGRPCClient
@@ -410,6 +428,7 @@ async def main():
     data = np.array(tensor['data'], dtype=np.float64).reshape(tensor['shape'])
     infer_input = InferInput('features', list(data.shape), 'FP64')
     infer_input.set_data_from_numpy(data, binary_data=False)
+    reach('$PREDICTOR.$NAMESPACE.svc.cluster.local', 8081)
     client = InferenceGRPCClient('$PREDICTOR.$NAMESPACE.svc.cluster.local:8081')
     response = await client.infer(InferRequest(model_name='$MODEL_NAME', infer_inputs=[infer_input]))
     outputs = {o.name: o.as_numpy().tolist() for o in response.outputs}
@@ -1087,25 +1106,19 @@ PYTHON
 # in order, the two bad rows are refused with the API's message, and a sample of 50 rows
 # scores as the online API at URL ($1) answers. Prints a JSON summary.
 batch_check_py() {
+  reach_py
   cat <<PYTHON
-import csv, glob, json, time, urllib.error, urllib.request
+import csv, glob, json, urllib.error, urllib.request
 URL = '$1'
 def post(instances):
     body = json.dumps({'instances': instances}).encode()
     request = urllib.request.Request(URL, body, {'Content-Type': 'application/json'})
-    # A new pod may be refused until the network plugin has added it to the policy's peers
-    # (as post_py allows for): retry a refused connection for 30 s, never an HTTP answer.
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return response.status, json.load(response)
-        except urllib.error.HTTPError as error:
-            return error.code, json.load(error)
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(1)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error)
+reach(URL)
 rows = list(csv.DictReader(open('/data/in/cases.csv')))
 names = [key for key in rows[0] if key not in ('case_id', 'note')]
 scores = sorted(glob.glob('/data/scores/part-*[0-9].csv'))
