@@ -3,20 +3,23 @@
 KServe's app has no such route; this adds one to it, so the request goes through every layer
 a ``:predict`` that the fast lane leaves to KServe goes through (request metrics, drain,
 refused routes, request limits) and KServe's error answers (400 for ``InvalidInput``, 404
-for an unknown model, 503 before the model is ready). What is validated, scored and counted
-is the model's concern (``predictor.feedback``).
+for an unknown model, 503 before the model is ready). Its instances are scored like a
+``:predict``'s, so they take from the same instance budget (503 with Retry-After past it).
+What is validated, scored and counted is the model's concern (``predictor.feedback``).
 """
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request, Response
 from kserve.errors import ModelNotReady
-from kserve.protocol.dataplane import DataPlane
 
 from predictor.responses import ORJSON_OPTIONS
+from predictor.serving.admission import instances_in
+from predictor.serving.decoding import ClientInputDataPlane
 from predictor.serving.routes import fastapi_v1_route
 
 FEEDBACK_PATH = fastapi_v1_route("feedback")
@@ -39,7 +42,7 @@ REQUEST_SCHEMA = {
 }
 
 
-def add_feedback_route(app: FastAPI, dataplane: DataPlane) -> None:
+def add_feedback_route(app: FastAPI, dataplane: ClientInputDataPlane) -> None:
     """Route ``POST /v1/models/{model_name}:feedback`` to the model's ``feedback(body)``."""
 
     async def feedback(model_name: str, request: Request) -> Response:
@@ -48,7 +51,11 @@ def add_feedback_route(app: FastAPI, dataplane: DataPlane) -> None:
         record: Any = getattr(dataplane.model_registry.get_model(model_name), "feedback", None)
         if record is None:
             raise NotImplementedError(f"model {model_name} takes no outcome feedback")
-        answer = record(await request.body())
+        payload: Any = await request.body()
+        with contextlib.suppress(orjson.JSONDecodeError):  # the model says what is wrong: 400
+            payload = orjson.loads(payload)
+        with dataplane.budget.held(instances_in(payload)):  # Overloaded: 503
+            answer = record(payload)
         return Response(orjson.dumps(answer, option=ORJSON_OPTIONS), media_type="application/json")
 
     app.add_api_route(

@@ -45,6 +45,14 @@ def bodies(trained_dir: Path) -> dict[str, bytes]:
     }
 
 
+@pytest.fixture(scope="module")
+def big_feedback(trained_dir: Path) -> bytes:
+    """Confirmed outcomes of a budget's worth of cases (``:feedback`` scores them too)."""
+    return orjson.dumps(
+        {"instances": training_rows(trained_dir, BIG), "outcomes": ["benign"] * BIG}
+    )
+
+
 def stream(url: str, body: bytes, seconds: float, answers: list, **headers: str) -> None:
     """POST ``body`` back to back for ``seconds``; (status, Retry-After, body) of each."""
     deadline = time.monotonic() + seconds
@@ -62,14 +70,16 @@ def refused_count(server: RunningServer) -> float:
 
 
 def test_a_burst_past_the_budget_is_refused_with_503_and_nothing_else_fails(
-    admitting: RunningServer, bodies: dict[str, bytes]
+    admitting: RunningServer, bodies: dict[str, bytes], big_feedback: bytes
 ) -> None:
     url = f"{admitting.base_url}/v1/models/{MODEL_NAME}:predict"
+    feedback_url = f"{admitting.base_url}/v1/models/{MODEL_NAME}:feedback"
     before = refused_count(admitting)
     json_type = {"content-type": "application/json"}
     big: list = []
     # Single cases that KServe's app answers (the lane leaves compressed bodies to it).
     kserve: list = []
+    feedback: list = []
     gzipped = {**json_type, "content-encoding": "gzip"}
     threads = [
         threading.Thread(target=stream, args=(url, bodies["big"], 3.0, big), kwargs=json_type)
@@ -80,6 +90,11 @@ def test_a_burst_past_the_budget_is_refused_with_503_and_nothing_else_fails(
             target=stream, args=(url, gzip.compress(bodies["one"]), 3.0, kserve), kwargs=gzipped
         )
     )
+    threads.append(
+        threading.Thread(
+            target=stream, args=(feedback_url, big_feedback, 3.0, feedback), kwargs=json_type
+        )
+    )
     for thread in threads:
         thread.start()
     readiness = []
@@ -88,7 +103,7 @@ def test_a_burst_past_the_budget_is_refused_with_503_and_nothing_else_fails(
         time.sleep(0.05)
     for thread in threads:
         thread.join()
-    answers = big + kserve
+    answers = big + kserve + feedback
     refused = [a for a in answers if a[0] == 503]
     assert refused, "six clients streaming requests of the whole budget were never refused"
     assert {a[0] for a in answers} == {200, 503}  # nothing else failed
@@ -97,11 +112,13 @@ def test_a_burst_past_the_budget_is_refused_with_503_and_nothing_else_fails(
     assert f"budget of {BUDGET}" in message and "--max_inflight_instances" in message
     assert "the server is working on" in message
     assert any(a[0] == 200 for a in kserve), "KServe's path was never admitted"
+    assert any(a[0] == 503 for a in feedback), "outcomes past the budget were never refused"
     assert set(readiness) == {200}  # a busy pod is not an unready one
     assert refused_count(admitting) - before == len(refused)
     # Once the burst is gone, everything is answered again, one big request alone included.
     for body in bodies.values():
         assert httpx.post(url, content=body, headers=json_type).status_code == 200
+    assert httpx.post(feedback_url, content=big_feedback, headers=json_type).status_code == 200
 
 
 async def test_grpc_past_the_budget_is_resource_exhausted(
