@@ -13,6 +13,7 @@ training/README.md: the threshold's sensitivity and specificity, and the sets' c
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
 
 import numpy as np
 from sklearn.metrics import roc_auc_score
@@ -27,6 +28,21 @@ SENSITIVITY_FLOOR = 0.97
 SET_FIGURES = ("coverage", "coverage_malignant", "two_label_share", "mean_set_size")
 
 
+def seen_and_unseen(splits: int) -> Iterator[tuple[Dataset, np.ndarray, np.ndarray]]:
+    """The bundled data split ``splits`` times (seeds 0, 1, ...): the seen rows as a
+    ``Dataset`` for ``train``, and the unseen rows' features and labels."""
+    data = load_bundled()
+    for split in range(splits):
+        seen_x, unseen_x, seen_y, unseen_y = train_test_split(
+            data.features,
+            data.labels,
+            test_size=UNSEEN_FRACTION,
+            stratify=data.labels,
+            random_state=split,
+        )
+        yield Dataset(seen_x, seen_y, "study"), unseen_x, unseen_y
+
+
 def study(target: float, splits: int, coverage: float = TrainingConfig.coverage) -> dict:
     """Unseen-row metrics of the full procedure over ``splits`` random splits.
 
@@ -38,18 +54,10 @@ def study(target: float, splits: int, coverage: float = TrainingConfig.coverage)
         over all unseen rows), ``..._min`` and ``..._max``; ``one_label_contradictions``
         summed over splits.
     """
-    data = load_bundled()
     sensitivity, specificity, auc, sets = [], [], [], []
-    for split in range(splits):
-        seen_x, unseen_x, seen_y, unseen_y = train_test_split(
-            data.features,
-            data.labels,
-            test_size=UNSEEN_FRACTION,
-            stratify=data.labels,
-            random_state=split,
-        )
-        config = TrainingConfig(target_sensitivity=target, coverage=coverage)
-        result = train(Dataset(seen_x, seen_y, "study"), config)
+    config = TrainingConfig(target_sensitivity=target, coverage=coverage)
+    for seen, unseen_x, unseen_y in seen_and_unseen(splits):
+        result = train(seen, config)
         probabilities = result.pipeline.predict_proba(unseen_x)[:, 1]
         malignant = probabilities >= result.threshold
         sensitivity.append(malignant[unseen_y == 1].mean())

@@ -7,14 +7,12 @@ import warnings
 import numpy as np
 import pytest
 from mapie.classification import SplitConformalClassifier
-from sklearn.model_selection import train_test_split
 
 from predictor.artifact import NEGATIVE_LABEL, POSITIVE_LABEL
 from predictor.prediction_sets import PredictionSets
 from predictor.responses import v1_body
 from training.conformal import calibrate, conformal_rank, rows_needed, set_report
-from training.data import Dataset, load_bundled
-from training.study import UNSEEN_FRACTION, study
+from training.study import seen_and_unseen, study
 from training.train import TrainingConfig, split_rows, train
 
 SPLITS = 8
@@ -85,16 +83,8 @@ def mapie_class_conditional(pipeline, rows, unseen: np.ndarray, coverage: float)
 def test_sets_are_mapies_on_the_same_splits() -> None:
     """The conformal sets equal MAPIE 1.x's, row for row, on every split the study uses, and
     so do the coverage figures of the served sets (conformal set joined with the label)."""
-    data, config = load_bundled(), TrainingConfig()
-    for split in range(SPLITS):
-        seen_x, unseen_x, seen_y, unseen_y = train_test_split(
-            data.features,
-            data.labels,
-            test_size=UNSEEN_FRACTION,
-            stratify=data.labels,
-            random_state=split,
-        )
-        seen = Dataset(seen_x, seen_y, "study")
+    config = TrainingConfig()
+    for seen, unseen_x, unseen_y in seen_and_unseen(SPLITS):
         result = train(seen, config)
         probabilities = result.pipeline.predict_proba(unseen_x)[:, 1]
         ours = result.calibration
