@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow.csv as pacsv
@@ -163,33 +164,45 @@ def test_csv_quoting_blank_lines_and_long_rows(trained_dir: Path, tmp_path: Path
     assert refused[1]["message"] == "row 4: expected 32 fields, one per header column, got 33"
 
 
-def test_sigterm_stops_the_run_and_leaves_no_output(trained_dir: Path, tmp_path: Path) -> None:
-    """A pod being stopped mid-run, as a Job runs the command: it reads a pipe that has
-    delivered the header and some rows when SIGTERM comes. (The signal is acted on when the
-    reader hands back the next rows: here once the rest arrives.)"""
+def run_interrupted(
+    model_dir: Path, tmp_path: Path, lines: list[str], open_outputs: int, meanwhile: Callable
+) -> tuple[int, str, Path]:
+    """Run the CLI as a Job runs it, on a pipe that delivers the header and 19 rows, waits
+    until ``open_outputs`` temporary outputs exist, calls ``meanwhile(process, output)``,
+    then delivers the rest. Returns the exit code, stderr and the output's final path."""
     fifo = tmp_path / "in.csv"
     os.mkfifo(fifo)
     output = tmp_path / "out" / "scores.csv"
     process = subprocess.Popen(
-        [sys.executable, "-m", "predictor.batch", "--model_dir", str(trained_dir),
+        [sys.executable, "-m", "predictor.batch", "--model_dir", str(model_dir),
          "--input", str(fifo), "--output", str(output)],
         cwd=ROOT, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    lines = csv_text(50).splitlines(keepends=True)
     try:
         with open(fifo, "w") as writer:
             writer.write("".join(lines[:20]))
             writer.flush()
             deadline = time.monotonic() + 60
-            while not any(p.suffix == ".tmp" for p in (output.parent.glob(".*"))):
+            while len(list(output.parent.glob(".*.tmp"))) < open_outputs:
                 assert time.monotonic() < deadline, "the outputs were never opened"
                 time.sleep(0.05)
-            process.send_signal(signal.SIGTERM)
+            meanwhile(process, output)
             writer.write("".join(lines[20:]))
         stderr = process.communicate(timeout=60)[1]
     finally:
         process.kill()
-    assert process.returncode == EXIT_TERMINATED, stderr
+    return process.returncode, stderr, output
+
+
+def test_sigterm_stops_the_run_and_leaves_no_output(trained_dir: Path, tmp_path: Path) -> None:
+    """A pod being stopped mid-run, as a Job runs the command: it reads a pipe that has
+    delivered the header and some rows when SIGTERM comes. (The signal is acted on when the
+    reader hands back the next rows: here once the rest arrives.)"""
+    lines = csv_text(50).splitlines(keepends=True)
+    code, stderr, output = run_interrupted(
+        trained_dir, tmp_path, lines, 1, lambda process, _: process.send_signal(signal.SIGTERM)
+    )
+    assert code == EXIT_TERMINATED, stderr
     assert "terminated; no output written" in stderr
     assert leftovers(output.parent) == []
 
@@ -219,29 +232,12 @@ def test_an_output_failing_at_its_rename_takes_the_errors_file_with_it(
     trained_dir: Path, tmp_path: Path
 ) -> None:
     """The errors file is published first; when the output then cannot be, neither stays."""
-    fifo = tmp_path / "in.csv"
-    os.mkfifo(fifo)
-    output = tmp_path / "out" / "scores.csv"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "predictor.batch", "--model_dir", str(trained_dir),
-         "--input", str(fifo), "--output", str(output)],
-        cwd=ROOT, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
     lines = csv_text(50).splitlines(keepends=True)
     lines[3] = lines[3].replace(",", ",x", 1)  # one refused row: the errors file has content
-    try:
-        with open(fifo, "w") as writer:
-            writer.write("".join(lines[:20]))
-            writer.flush()
-            deadline = time.monotonic() + 60
-            while len(list(output.parent.glob(".*.tmp"))) < 2:
-                assert time.monotonic() < deadline, "the outputs were never opened"
-                time.sleep(0.05)
-            output.mkdir()  # taken by something else meanwhile: the rename will fail
-            writer.write("".join(lines[20:]))
-        stderr = process.communicate(timeout=60)[1]
-    finally:
-        process.kill()
-    assert process.returncode == EXIT_IO, stderr
+    # Taken by something else meanwhile: the rename will fail.
+    code, stderr, output = run_interrupted(
+        trained_dir, tmp_path, lines, 2, lambda _, output: output.mkdir()
+    )
+    assert code == EXIT_IO, stderr
     assert f"cannot write {output}" in stderr
     assert leftovers(output.parent) == ["scores.csv"]  # the directory made above, nothing else
