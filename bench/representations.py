@@ -30,7 +30,7 @@ from bench.payloads import ensure_model, scenario_parser
 from bench.process import MODEL_NAME, ROOT
 from predictor.labels import PROBABILITY_OUTPUT as PROBABILITY
 from predictor.loader import load_artifact
-from predictor.responses import ORJSON_OPTIONS, OnePrediction, v1_body, v1_json
+from predictor.responses import ORJSON_OPTIONS, AnswerContext, OnePrediction, v1_body, v1_json
 from predictor.validation import FeatureValidator
 
 ROUNDS = 15
@@ -40,23 +40,25 @@ CALLS = {1: 3000, 16: 1000, 1000: 30}
 def paths(model_dir: Path, count: int) -> dict[str, Callable[[], bytes]]:
     """Each way of answering ``count`` instances from their decoded request."""
     artifact = load_artifact(model_dir)
-    scorer, threshold, sets = artifact.scorer, artifact.threshold, artifact.prediction_sets
-    version = artifact.version
+    scorer = artifact.scorer
+    context = AnswerContext(
+        artifact.threshold, MODEL_NAME, artifact.version, artifact.prediction_sets
+    )
     validator = FeatureValidator(artifact.feature_names, 10_000)
     rows = orjson.loads((ROOT / "examples" / "valid_batch_request.json").read_bytes())
     payload = {"instances": (rows["instances"] * count)[:count]}
-    one = OnePrediction(threshold, MODEL_NAME, version, sets)
+    one = OnePrediction(context)
 
     def python_floats() -> bytes:
         return one.json(scorer.probability_of_one(validator.v1_features(payload)))
 
     def matrix_v1_json() -> bytes:
         probabilities = scorer.probability_malignant(validator.v1(payload))
-        return v1_json(probabilities, threshold, MODEL_NAME, version, sets)
+        return v1_json(probabilities, context)
 
     def matrix_dicts() -> bytes:
         probabilities = scorer.probability_malignant(validator.v1(payload))
-        body = v1_body(probabilities, threshold, MODEL_NAME, version, None, sets)
+        body = v1_body(probabilities, context)
         return orjson.dumps(body, option=ORJSON_OPTIONS)
 
     assert matrix_v1_json() == matrix_dicts(), f"v1_json differs for {count} instances"

@@ -16,7 +16,13 @@ from kserve.errors import InvalidInput
 from predictor.artifact import NEGATIVE_LABEL, POSITIVE_LABEL
 from predictor.metrics import FEEDBACK
 from predictor.problems import json_type
-from predictor.responses import PROBABILITY_OUTPUT, as_list, decide_labels, envelope
+from predictor.responses import (
+    PROBABILITY_OUTPUT,
+    AnswerContext,
+    as_list,
+    decide_labels,
+    envelope,
+)
 from predictor.scoring import LinearScorer
 from predictor.validation import INSTANCES_KEY, FeatureValidator, decode_json
 
@@ -65,9 +71,7 @@ def record_feedback(
     payload: Any,
     validator: FeatureValidator,
     scorer: LinearScorer | Any,
-    threshold: float,
-    model_name: str,
-    model_version: str,
+    context: AnswerContext,
 ) -> dict[str, Any]:
     """Validate the instances exactly as ``:predict`` does, then the outcomes; score and count.
 
@@ -75,7 +79,7 @@ def record_feedback(
         The answer: ``counted`` (instances counted), ``confusion`` (counts per cell:
         true_malignant, false_benign, false_malignant, true_benign), ``feedback`` (per
         instance: predicted, actual, probability_malignant) and the model's name, version
-        and threshold.
+        and threshold (from ``context``; its version labels the counters).
 
     Raises:
         InvalidInput: Anything ``:predict`` refuses, or bad outcomes; nothing is counted then.
@@ -85,21 +89,22 @@ def record_feedback(
     features = validator.v1(payload)  # refuses a body that is not an object first
     outcomes = outcomes_of(payload, features.shape[0])
     scored = scorer.probability_malignant(features)
-    predicted = decide_labels(scored, threshold)
+    predicted = decide_labels(scored, context.threshold)
     probabilities = as_list(scored)
     confusion = dict.fromkeys(CELLS.values(), 0)
     for pair in zip(predicted, outcomes, strict=True):
         confusion[CELLS[pair]] += 1
+    version = context.model_version
     for (guess, truth), cell in CELLS.items():
         if confusion[cell]:
-            FEEDBACK.labels(predicted=guess, actual=truth, model_version=model_version).inc(
+            FEEDBACK.labels(predicted=guess, actual=truth, model_version=version).inc(
                 confusion[cell]
             )
     items = [
         {"predicted": guess, "actual": truth, PROBABILITY_OUTPUT: probability}
         for guess, truth, probability in zip(predicted, outcomes, probabilities, strict=True)
     ]
-    answer = envelope("feedback", items, threshold, model_name, model_version)
+    answer = envelope("feedback", items, context)
     return {"counted": len(items), "confusion": confusion, **answer}
 
 

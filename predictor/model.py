@@ -24,6 +24,7 @@ from predictor.responses import (
     LABEL_OUTPUT,
     ORJSON_OPTIONS,
     PROBABILITY_OUTPUT,
+    AnswerContext,
     OnePrediction,
     Probabilities,
     envelope,
@@ -84,6 +85,9 @@ class BreastCancerModel(SynchronousModel):
         self.model_dir = Path(model_dir)
         self.settings = settings or Settings()
         self.artifact: Artifact | None = None
+        # The artifact's threshold, version and prediction sets under the served name: what
+        # every answer states besides its per-instance values (set with the artifact).
+        self.answer_context: AnswerContext | None = None
         self._drift = None  # the drift window, once loaded from an artifact that has one
         # A subclass's own predict must be called: predict_json stands in for this one only.
         self._default_predict = type(self).predict is BreastCancerModel.predict
@@ -99,9 +103,10 @@ class BreastCancerModel(SynchronousModel):
             names, artifact.feature_min, artifact.feature_max, self.settings.range_margin
         )
         self.artifact = artifact
-        self._one_prediction = OnePrediction(
+        self.answer_context = AnswerContext(
             artifact.threshold, self.name, artifact.version, artifact.prediction_sets
         )
+        self._one_prediction = OnePrediction(self.answer_context)
         logger.info(
             "loaded model %s version %s from %s (%s scorer from %s, threshold %.4f, "
             "prediction sets %s, SHA256SUMS sha256 %s)",
@@ -165,21 +170,9 @@ class BreastCancerModel(SynchronousModel):
         self, payload: ValidatedBatch, headers: dict[str, str] | None = None
     ) -> dict | InferResponse:
         probabilities, warnings = self._score(payload)
-        artifact = self.artifact
-        sets = artifact.prediction_sets
         if payload.v2_request is None:
-            return v1_body(
-                probabilities, artifact.threshold, self.name, artifact.version, warnings, sets
-            )
-        return v2_response(
-            payload.v2_request,
-            probabilities,
-            artifact.threshold,
-            self.name,
-            artifact.version,
-            warnings,
-            sets,
-        )
+            return v1_body(probabilities, self.answer_context, warnings)
+        return v2_response(payload.v2_request, probabilities, self.answer_context, warnings)
 
     def predict_json(self, payload: ValidatedBatch) -> bytes | None:
         """``predict`` for a V1 request, already serialised: orjson's bytes of its dict."""
@@ -191,14 +184,13 @@ class BreastCancerModel(SynchronousModel):
             probability = self.scorer.probability_of_one(features)
             if self._drift is not None:
                 self._drift.observe_one(features, probability)
-            audit.note_scores(self.artifact.version, [probability], self.artifact.threshold)
+            context = self.answer_context
+            audit.note_scores(context.model_version, [probability], context.threshold)
             return self._one_prediction.json(probability)
         probabilities, warnings = self._score(payload)
-        artifact = self.artifact
-        threshold, sets = artifact.threshold, artifact.prediction_sets
         if warnings is None:
-            return v1_json(probabilities, threshold, self.name, artifact.version, sets)
-        body = v1_body(probabilities, threshold, self.name, artifact.version, warnings, sets)
+            return v1_json(probabilities, self.answer_context)
+        body = v1_body(probabilities, self.answer_context, warnings)
         return orjson.dumps(body, option=ORJSON_OPTIONS)
 
     async def answer_in_slices(self, payload, size: int) -> bytes | None:
@@ -217,17 +209,17 @@ class BreastCancerModel(SynchronousModel):
         """Probabilities and out-of-range warnings (None when every value is in range); the
         instances are noted in the drift window and, when audited, their labels."""
         features = payload.features
-        artifact = self.artifact
+        context = self.answer_context
         if isinstance(features, np.ndarray):
             probabilities = self.scorer.probability_malignant(features)
             if self._drift is not None:
                 self._drift.observe_batch(features, probabilities)
-            audit.note_scores(artifact.version, probabilities, artifact.threshold)
+            audit.note_scores(context.model_version, probabilities, context.threshold)
             return probabilities, self.ranges.warnings(features)
         probabilities = [self.scorer.probability_of_one(features)]
         if self._drift is not None:
             self._drift.observe_one(features, probabilities[0])
-        audit.note_scores(artifact.version, probabilities, artifact.threshold)
+        audit.note_scores(context.model_version, probabilities, context.threshold)
         if self.ranges.contains(features):
             return probabilities, None
         return probabilities, self.ranges.warnings(payload.matrix)
@@ -248,9 +240,7 @@ class BreastCancerModel(SynchronousModel):
         for index, explanation in enumerate(explanations):
             explanation["warnings"] = warnings[index] if warnings else []
         audit.note_labels(artifact.version, (item["label"] for item in explanations))
-        return envelope(
-            "explanations", explanations, artifact.threshold, self.name, artifact.version
-        )
+        return envelope("explanations", explanations, self.answer_context)
 
     def feedback(self, payload) -> dict:
         """Confirmed outcomes of earlier cases (``:feedback``), scored and counted.
@@ -258,11 +248,9 @@ class BreastCancerModel(SynchronousModel):
         ``payload``: the request body, ``{"instances": [...], "outcomes": [...]}``, decoded or
         as bytes; the instances are validated as ``:predict``'s. Raises InvalidInput (400).
         """
-        artifact = self.artifact
-        answer = record_feedback(
-            payload, self.validator, self.scorer, artifact.threshold, self.name, artifact.version
-        )
-        audit.note_labels(artifact.version, (item["predicted"] for item in answer["feedback"]))
+        context = self.answer_context
+        answer = record_feedback(payload, self.validator, self.scorer, context)
+        audit.note_labels(context.model_version, (item["predicted"] for item in answer["feedback"]))
         return answer
 
     def get_input_types(self) -> list[dict]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import math
 import uuid
+from dataclasses import dataclass
 
 import numpy as np
 import orjson
@@ -49,15 +50,30 @@ _SET_TAILS = np.array(
 )
 
 
+# eq=False: hashed by identity, which the envelope cache (_envelope_rest) does per answer at
+# a third of the cost of hashing the four fields.
+@dataclass(frozen=True, slots=True, eq=False)
+class AnswerContext:
+    """What every answer of one model version states besides its per-instance values.
+
+    The model makes one when it loads an artifact; the answers read it, so a threshold, a
+    name and a version always go together.
+    """
+
+    threshold: float
+    model_name: str
+    model_version: str
+    # The artifact's calibrated cut points; None for an artifact trained without them.
+    prediction_sets: PredictionSets | None = None
+
+
 def v1_body(
     probabilities: Probabilities,
-    threshold: float,
-    model_name: str,
-    model_version: str,
+    context: AnswerContext,
     warnings: list[list[dict]] | None = None,
-    prediction_sets: PredictionSets | None = None,
 ) -> dict:
-    labels = decide_labels(probabilities, threshold)
+    prediction_sets = context.prediction_sets
+    labels = decide_labels(probabilities, context.threshold)
     no_warnings: list = []
     values = as_list(probabilities)
     if prediction_sets is None:
@@ -80,16 +96,10 @@ def v1_body(
     if warnings is not None:
         for prediction, instance_warnings in zip(predictions, warnings, strict=True):
             prediction["warnings"] = instance_warnings
-    return envelope("predictions", predictions, threshold, model_name, model_version)
+    return envelope("predictions", predictions, context)
 
 
-def v1_json(
-    probabilities: Probabilities,
-    threshold: float,
-    model_name: str,
-    model_version: str,
-    prediction_sets: PredictionSets | None = None,
-) -> bytes:
+def v1_json(probabilities: Probabilities, context: AnswerContext) -> bytes:
     """``orjson.dumps(v1_body(...), option=ORJSON_OPTIONS)`` without warnings, built faster.
 
     The same bytes (the probabilities go through the same orjson float formatting), but no
@@ -97,15 +107,13 @@ def v1_json(
     fixed tail (the prediction set's, when the artifact has them), joined at C level inside
     the envelope's bytes (made once per model version).
     """
-    predictions = v1_predictions_json(probabilities, threshold, prediction_sets)
-    return v1_json_around(predictions, threshold, model_name, model_version)
+    return v1_json_around(v1_predictions_json(probabilities, context), context)
 
 
-def v1_predictions_json(
-    probabilities: Probabilities, threshold: float, prediction_sets: PredictionSets | None
-) -> bytes:
+def v1_predictions_json(probabilities: Probabilities, context: AnswerContext) -> bytes:
     """The predictions of ``v1_json``, comma-separated, without the envelope: the parts of
     consecutive slices of ``probabilities``, joined by commas, are the whole's."""
+    threshold, prediction_sets = context.threshold, context.prediction_sets
     values = as_list(probabilities)
     numbers = orjson.dumps(values)[1:-1].split(b",")
     if prediction_sets is not None:
@@ -124,31 +132,24 @@ def v1_predictions_json(
     return joined + _PREDICTION_TAIL
 
 
-def v1_json_around(
-    predictions: bytes, threshold: float, model_name: str, model_version: str
-) -> bytes:
+def v1_json_around(predictions: bytes, context: AnswerContext) -> bytes:
     """A V1 answer's bytes from its predictions already serialised, comma-separated."""
-    return _OPENING + predictions + _envelope_rest(threshold, model_name, model_version)
+    return _OPENING + predictions + _envelope_rest(context)
 
 
 class OnePrediction:
     """``v1_json`` of one instance for one model version: its fixed parts joined once.
 
-    The same bytes as ``v1_json([probability], threshold, model_name, model_version, sets)``:
-    a head and a tail per prediction-set code (without sets, the label alone picks them).
+    The same bytes as ``v1_json([probability], context)``: a head and a tail per
+    prediction-set code (without sets, the label alone picks them).
     """
 
     __slots__ = ("_benign_if_at_most", "_heads", "_malignant_if_at_least", "_tails", "threshold")
 
-    def __init__(
-        self,
-        threshold: float,
-        model_name: str,
-        model_version: str,
-        prediction_sets: PredictionSets | None = None,
-    ):
-        self.threshold = threshold
-        rest = _envelope_rest(threshold, model_name, model_version)
+    def __init__(self, context: AnswerContext):
+        self.threshold = context.threshold
+        prediction_sets = context.prediction_sets
+        rest = _envelope_rest(context)
         self._heads = [_OPENING + head for head in _SET_HEADS.tolist()]
         if prediction_sets is None:
             # Codes 2 and 3 never come up: no probability is above inf or below -inf.
@@ -169,31 +170,27 @@ class OnePrediction:
 
 
 @functools.lru_cache(maxsize=8)
-def _envelope_rest(threshold: float, model_name: str, model_version: str) -> bytes:
+def _envelope_rest(context: AnswerContext) -> bytes:
     """What follows the predictions: ``],"model_name":...}``."""
-    rest = orjson.dumps(
-        envelope("predictions", [], threshold, model_name, model_version), option=ORJSON_OPTIONS
-    )
+    rest = orjson.dumps(envelope("predictions", [], context), option=ORJSON_OPTIONS)
     return rest[len(_OPENING) :]
 
 
-def envelope(key: str, items: list, threshold: float, model_name: str, model_version: str) -> dict:
+def envelope(key: str, items: list, context: AnswerContext) -> dict:
+    """``items`` under ``key``, with the model's name and version and the threshold."""
     return {
         key: items,
-        "model_name": model_name,
-        "model_version": model_version,
-        "threshold": threshold,
+        "model_name": context.model_name,
+        "model_version": context.model_version,
+        "threshold": context.threshold,
     }
 
 
 def v2_response(
     request: InferRequest,
     probabilities: Probabilities,
-    threshold: float,
-    model_name: str,
-    model_version: str,
+    context: AnswerContext,
     warnings: list[list[dict]] | None = None,
-    prediction_sets: PredictionSets | None = None,
 ) -> InferResponse:
     """The requested outputs, in the encoding the request asked for.
 
@@ -204,11 +201,11 @@ def v2_response(
     ``prediction_set`` (BYTES, one comma-joined set per instance) is offered when the
     artifact has prediction sets.
     """
-    count = [len(probabilities)]
+    count, prediction_sets = [len(probabilities)], context.prediction_sets
     outputs = {
         PROBABILITY_OUTPUT: InferOutput(PROBABILITY_OUTPUT, count, "FP64", as_list(probabilities)),
         LABEL_OUTPUT: InferOutput(
-            LABEL_OUTPUT, count, "BYTES", decide_labels(probabilities, threshold)
+            LABEL_OUTPUT, count, "BYTES", decide_labels(probabilities, context.threshold)
         ),
     }
     if prediction_sets is not None:
@@ -218,8 +215,8 @@ def v2_response(
     wanted = requested_outputs(request, tuple(outputs))
     return InferResponse(
         response_id=request.id or str(uuid.uuid4()),
-        model_name=model_name,
-        model_version=model_version,
+        model_name=context.model_name,
+        model_version=context.model_version,
         infer_outputs=[outputs[name] for name in wanted],
         from_grpc=request.from_grpc,
         parameters=_warning_parameters(warnings),

@@ -107,15 +107,14 @@ async def _serialised(
     size: int,
     clock: _Clock,
 ) -> bytes:
-    artifact = model.artifact
-    threshold, sets = artifact.threshold, artifact.prediction_sets
+    context = model.answer_context
     pieces = []
     for start in range(0, len(probabilities), size):
         part = probabilities[start : start + size]
         if warnings is None:
-            pieces.append(v1_predictions_json(part, threshold, sets))
+            pieces.append(v1_predictions_json(part, context))
         else:
-            body = v1_body(part, threshold, "", "", warnings[start : start + size], sets)
+            body = v1_body(part, context, warnings[start : start + size])
             pieces.append(orjson.dumps(body["predictions"], option=ORJSON_OPTIONS)[1:-1])
         await clock.pause()
-    return v1_json_around(b",".join(pieces), threshold, model.name, artifact.version)
+    return v1_json_around(b",".join(pieces), context)

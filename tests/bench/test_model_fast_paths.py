@@ -28,7 +28,14 @@ from sklearn.datasets import load_breast_cancer
 from predictor import batched_metrics, validation
 from predictor.model import BreastCancerModel, ValidatedBatch
 from predictor.prediction_sets import SETS, PredictionSets
-from predictor.responses import ORJSON_OPTIONS, OnePrediction, decide_labels, v1_body, v1_json
+from predictor.responses import (
+    ORJSON_OPTIONS,
+    AnswerContext,
+    OnePrediction,
+    decide_labels,
+    v1_body,
+    v1_json,
+)
 from predictor.serving.logs import configure_logging
 from predictor.settings import Settings
 from predictor.validation import FeatureValidator
@@ -241,8 +248,9 @@ CUTS = st.one_of(
 )
 
 
-def prediction_sets(cuts, threshold: float) -> PredictionSets | None:
-    return None if cuts is None else PredictionSets(0.95, *cuts, threshold=threshold)
+def answer_context(cuts, threshold: float, name: str = "m", version: str = "v1") -> AnswerContext:
+    sets = None if cuts is None else PredictionSets(0.95, *cuts, threshold=threshold)
+    return AnswerContext(threshold, name, version, sets)
 
 
 @settings(max_examples=300, deadline=None)
@@ -252,33 +260,32 @@ def prediction_sets(cuts, threshold: float) -> PredictionSets | None:
     cuts=CUTS,
 )
 def test_v1_json_is_orjson_of_v1_body(probabilities, threshold, cuts) -> None:
-    sets = prediction_sets(cuts, threshold)
+    context = answer_context(cuts, threshold)
     array = np.array(probabilities, dtype=np.float64)
-    body = v1_body(array, threshold, "m", "v1", prediction_sets=sets)
+    body = v1_body(array, context)
     expected = orjson.dumps(body, option=ORJSON_OPTIONS)
-    assert v1_json(array, threshold, "m", "v1", sets) == expected
-    assert v1_json(array.tolist(), threshold, "m", "v1", sets) == expected  # one instance's form
+    assert v1_json(array, context) == expected
+    assert v1_json(array.tolist(), context) == expected  # one instance's form
     if len(probabilities) == 1:
-        assert OnePrediction(threshold, "m", "v1", sets).json(probabilities[0]) == expected
-    assert all(("prediction_set" in p) == (sets is not None) for p in body["predictions"])
+        assert OnePrediction(context).json(probabilities[0]) == expected
+    has_sets = context.prediction_sets is not None
+    assert all(("prediction_set" in p) == has_sets for p in body["predictions"])
 
 
 @pytest.mark.parametrize("probability", [0.0, 1.0, 5e-324, 0.2, 0.19999999999999998, 1 / 3])
 @pytest.mark.parametrize("cuts", [None, (0.9, 0.3), (0.1, 0.15), (0.2, 0.2)])
 def test_one_prediction_is_v1_json_of_one_instance(probability: float, cuts) -> None:
-    sets = prediction_sets(cuts, 0.2)
-    expected = v1_json([probability], 0.2, "breast-cancer", "x", sets)
-    assert OnePrediction(0.2, "breast-cancer", "x", sets).json(probability) == expected
+    context = answer_context(cuts, 0.2, "breast-cancer", "x")
+    assert OnePrediction(context).json(probability) == v1_json([probability], context)
 
 
 @pytest.mark.parametrize("cuts", [None, (0.3, 0.4)])
 def test_v1_json_for_a_big_batch_and_extreme_values(cuts) -> None:
-    sets = prediction_sets(cuts, 0.2)
+    context = answer_context(cuts, 0.2, "breast-cancer", "x")
     rng = np.random.default_rng(7)
     array = np.concatenate([rng.random(20_000), [0.0, 1.0, 5e-324, 1e-7, 1 / 3, 0.5]])
-    body = v1_body(array, 0.2, "breast-cancer", "x", prediction_sets=sets)
-    expected = orjson.dumps(body, option=ORJSON_OPTIONS)
-    assert v1_json(array, 0.2, "breast-cancer", "x", sets) == expected
+    expected = orjson.dumps(v1_body(array, context), option=ORJSON_OPTIONS)
+    assert v1_json(array, context) == expected
 
 
 @pytest.mark.parametrize("count", [1, 5, 1000])

@@ -7,7 +7,7 @@ import json
 import numpy as np
 
 from bench.raw_floor import constant_app
-from predictor.responses import v1_body
+from predictor.responses import AnswerContext, v1_body
 
 MODEL = "breast-cancer"
 
@@ -42,7 +42,7 @@ def shape(value: object) -> object:
 
 async def test_v1_answer_is_shaped_like_ours_and_the_whole_body_is_read() -> None:
     status, body, unread = await call("POST", f"/v1/models/{MODEL}:predict", [b"{", b"}"])
-    ours = v1_body(np.array([0.25]), 0.5, MODEL, "v1")
+    ours = v1_body(np.array([0.25]), AnswerContext(0.5, MODEL, "v1"))
     assert status == 200 and unread == []
     assert shape(body) == shape(json.loads(json.dumps(ours)))
 

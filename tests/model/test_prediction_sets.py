@@ -10,7 +10,7 @@ from mapie.classification import SplitConformalClassifier
 
 from predictor.artifact import NEGATIVE_LABEL, POSITIVE_LABEL
 from predictor.prediction_sets import PredictionSets
-from predictor.responses import v1_body
+from predictor.responses import AnswerContext, v1_body
 from training.conformal import calibrate, conformal_rank, rows_needed, set_report
 from training.study import seen_and_unseen, study
 from training.train import TrainingConfig, split_rows, train
@@ -37,7 +37,7 @@ def test_a_one_label_set_is_always_the_served_label() -> None:
     grid = np.linspace(0.0, 1.0, 10_001)
     for cuts in [(0.9, 0.3), (0.1, 0.6), (0.0, 1.0), (1.0, 0.0)]:
         sets = PredictionSets(0.95, *cuts, threshold=0.2)
-        body = v1_body(grid, 0.2, "m", "v", prediction_sets=sets)
+        body = v1_body(grid, AnswerContext(0.2, "m", "v", sets))
         for prediction in body["predictions"]:
             labels_in = prediction["prediction_set"]
             assert labels_in in (
