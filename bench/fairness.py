@@ -1,12 +1,13 @@
 """Fairness and admission: single cases beside clients streaming 10,000-instance requests.
 
-    uv run python bench/fairness.py              # about 2 minutes; prints a Markdown section
+    uv run python bench/fairness.py              # about 4 minutes; prints a Markdown section
 
-Two clients post 10,000-instance V1 requests back to back while a third posts single-case
+Two clients post 10,000-instance requests back to back while a third posts single-case
 requests back to back, all to one server (``python -m predictor``, pinned to CPU 0; each
-client its own process on CPU 1). Measured side by side, alternating, for the server as it
-ships and with ``--slice_instances 0`` (each request worked on in one go): single-case
-p50/p99, big-request median, the ratio p99(single) / median(big) (target: at most 0.25).
+client its own process on CPU 1), over V1 (``:predict``) and then over V2 JSON (``/infer``,
+one FP64 tensor of [N, 30]). Measured side by side, alternating, for the server as it ships
+and with ``--slice_instances 0`` (each request worked on in one go): single-case p50/p99,
+big-request median, the ratio p99(single) / median(big) (target: at most 0.25).
 Then a burst: eight clients post a 10,000-instance request each at once, three times, at the
 default ``--max_inflight_instances``: how many are refused (503 with Retry-After), that no
 answer is anything but 200 or such a 503, and that a single case and a big request are
@@ -34,7 +35,7 @@ from bench.payloads import ensure_model, scenario_parser, training_rows
 from bench.process import HOST, MODEL_NAME, predictor_command, running_server
 from bench.servers import LOAD_CPUS, SERVER_CPUS
 
-PATH = f"/v1/models/{MODEL_NAME}:predict"
+PATHS = {"V1": f"/v1/models/{MODEL_NAME}:predict", "V2": f"/v2/models/{MODEL_NAME}/infer"}
 BIG = 10_000
 TARGET_RATIO = 0.25
 WARMUP_SECONDS = 1.0
@@ -47,18 +48,32 @@ CONFIGS = (
 )
 
 
-def bodies(model_dir: Path) -> tuple[bytes, bytes]:
-    """(one instance, 10,000 instances) of real rows, compact JSON."""
+def bodies(model_dir: Path, protocol: str = "V1") -> tuple[bytes, bytes]:
+    """(one instance, 10,000 instances) of real rows, compact JSON, for ``protocol``."""
     rows = training_rows(model_dir, BIG)
-    dump = lambda rows: json.dumps({"instances": rows}, separators=(",", ":")).encode()  # noqa: E731
-    return dump(rows[:1]), dump(rows)
+    return body_of(rows[:1], protocol), body_of(rows, protocol)
+
+
+def body_of(rows: list[list[float]], protocol: str, request_id: str | None = None) -> bytes:
+    """A V1 prediction or a V2 JSON inference request (one FP64 tensor; with ``request_id``,
+    its ``id``) of ``rows``."""
+    if protocol == "V1":
+        document: dict = {"instances": rows}
+    else:
+        data = [value for row in rows for value in row]
+        shape = [len(rows), len(rows[0])]
+        tensor = {"name": "features", "shape": shape, "datatype": "FP64", "data": data}
+        document = {"inputs": [tensor]} | ({} if request_id is None else {"id": request_id})
+    return json.dumps(document, separators=(",", ":")).encode()
 
 
 def _pin() -> None:
     os.sched_setaffinity(0, {int(cpu) for cpu in LOAD_CPUS.split(",")})
 
 
-def post_loop(port: int, body: bytes, start_at: float, stop_at: float) -> list[tuple]:
+def post_loop(
+    port: int, body: bytes, start_at: float, stop_at: float, path: str = PATHS["V1"]
+) -> list[tuple]:
     """POST ``body`` back to back on one keep-alive connection from ``start_at`` until
     ``stop_at`` (both ``time.time()``; at least one request): (sent at, seconds to the last
     byte, status, Retry-After) of each."""
@@ -71,7 +86,7 @@ def post_loop(port: int, body: bytes, start_at: float, stop_at: float) -> list[t
         sent = time.time()
         began = time.perf_counter()
         try:
-            connection.request("POST", PATH, body, headers)
+            connection.request("POST", path, body, headers)
             response = connection.getresponse()
             response.read()
             status, retry = response.status, response.getheader("retry-after")
@@ -86,20 +101,22 @@ def post_loop(port: int, body: bytes, start_at: float, stop_at: float) -> list[t
     return answers
 
 
-def clients(port: int, plan: list[tuple[bytes, float]], start_at: float) -> list[list[tuple]]:
+def clients(
+    port: int, plan: list[tuple[bytes, float]], start_at: float, path: str = PATHS["V1"]
+) -> list[list[tuple]]:
     """One client process per (body, seconds) of ``plan``, all starting at ``start_at``."""
     context = get_context("spawn")
     with ProcessPoolExecutor(len(plan), mp_context=context, initializer=_pin) as pool:
         futures = [
-            pool.submit(post_loop, port, body, start_at, start_at + seconds)
+            pool.submit(post_loop, port, body, start_at, start_at + seconds, path)
             for body, seconds in plan
         ]
         return [future.result() for future in futures]
 
 
-def fairness(port: int, one: bytes, big: bytes, seconds: float) -> dict:
+def fairness(port: int, one: bytes, big: bytes, seconds: float, path: str = PATHS["V1"]) -> dict:
     start_at = time.time() + 2.0  # the pool's processes start meanwhile
-    runs = clients(port, [(big, seconds), (big, seconds), (one, seconds)], start_at)
+    runs = clients(port, [(big, seconds), (big, seconds), (one, seconds)], start_at, path)
     kept = [
         [a for a in run if a[0] >= start_at + WARMUP_SECONDS] for run in runs
     ]  # after the warm-up
@@ -133,9 +150,12 @@ def burst(port: int, one: bytes, big: bytes) -> dict:
     return {"statuses": statuses, "retry_after": sorted(map(str, retry_after)), "after": after}
 
 
-def run(model_dir: Path, seconds: float, repeats: int) -> tuple[dict, dict]:
+def run(model_dir: Path, seconds: float, repeats: int, protocols: list[str]) -> tuple[dict, dict]:
+    loads = {protocol: bodies(model_dir, protocol) for protocol in protocols}
     one, big = bodies(model_dir)
-    results: dict[str, list[dict]] = {label: [] for label, _ in CONFIGS}
+    results: dict[str, list[dict]] = {
+        f"{protocol}, {label}": [] for protocol in protocols for label, _ in CONFIGS
+    }
     burst_result: dict = {}
     with tempfile.TemporaryDirectory(prefix="bench-fairness-") as logs:
         for repeat in range(repeats):
@@ -143,9 +163,11 @@ def run(model_dir: Path, seconds: float, repeats: int) -> tuple[dict, dict]:
             for label, flags in order:
                 command = predictor_command(model_dir, "--drain_seconds", "0", *flags)
                 with running_server(command, Path(logs), cpus=SERVER_CPUS) as server:
-                    measured = fairness(server.http_port, one, big, seconds)
-                    print(label, json.dumps(measured), flush=True)
-                    results[label].append(measured)
+                    for protocol, (single, many) in loads.items():
+                        port, path = server.http_port, PATHS[protocol]
+                        measured = fairness(port, single, many, seconds, path)
+                        print(protocol, label, json.dumps(measured), flush=True)
+                        results[f"{protocol}, {label}"].append(measured)
                     if not burst_result and not flags:
                         burst_result = burst(server.http_port, one, big)
                         print("burst", json.dumps(burst_result), flush=True)
@@ -164,8 +186,8 @@ def section(results: dict[str, list[dict]], burst_result: dict, command: str) ->
         f"clients on CPU {LOAD_CPUS}; medians over {len(next(iter(results.values())))} "
         "alternating runs",
         "",
-        "| server | single p50 ms | single p99 ms | big median ms | p99 single / median big "
-        "| singles | bigs | failed |",
+        "| requests, server | single p50 ms | single p99 ms | big median ms "
+        "| p99 single / median big | singles | bigs | failed |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for label, runs in results.items():
@@ -192,10 +214,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = scenario_parser(__doc__)
     parser.add_argument("--seconds", type=float, default=12.0, help="load per measurement")
     parser.add_argument("--repeats", type=int, default=2, help="alternating runs per server")
+    parser.add_argument("--protocols", default="V1,V2", help="comma-separated: V1, V2")
     args = parser.parse_args(argv)
     command = "uv run python bench/fairness.py" + (" " + " ".join(argv or sys.argv[1:])).rstrip()
     ensure_model(args.model_dir)
-    results, burst_result = run(args.model_dir, args.seconds, args.repeats)
+    protocols = args.protocols.split(",")
+    results, burst_result = run(args.model_dir, args.seconds, args.repeats, protocols)
     print()
     print(section(results, burst_result, command))
     return 0

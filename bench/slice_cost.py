@@ -1,14 +1,15 @@
 """What the fairness slices cost a big request when it is alone: its latency with and without.
 
-    uv run python bench/slice_cost.py          # about a minute
+    uv run python bench/slice_cost.py                  # about a minute
+    uv run python bench/slice_cost.py --protocol V2    # V2 JSON: one FP64 tensor [N, 30]
 
-Big V1 requests are worked on in slices of ``--slice_instances`` (1000) so that single cases
-get in between (``bench/fairness.py``). This script measures the other side: one client
-posting 10,000-instance requests one after another on a keep-alive connection, to a
-predictor as shipped and to one started with ``--slice_instances 0``, each started
-``--rounds`` times in alternation. Reported: the median latency of each round (the first
-``WARM_UP`` requests dropped) and the median over rounds of each server, and their ratio.
-The answers of both are checked to be the same bytes.
+Big V1 requests, and plain V2 JSON ones, are worked on in slices of ``--slice_instances``
+(1000) so that single cases get in between (``bench/fairness.py``). This script measures the
+other side: one client posting 10,000-instance requests one after another on a keep-alive
+connection, to a predictor as shipped and to one started with ``--slice_instances 0``, each
+started ``--rounds`` times in alternation. Reported: the median latency of each round (the
+first ``WARM_UP`` requests dropped) and the median over rounds of each server, and their
+ratio. The answers of both are checked to be the same bytes.
 """
 
 from __future__ import annotations
@@ -25,26 +26,30 @@ if __package__ in (None, ""):  # run as a file: make ``bench`` importable
 
 import orjson
 
+from bench.fairness import PATHS, body_of
 from bench.payloads import ensure_model, scenario_parser
-from bench.process import HOST, MODEL_NAME, ROOT, start_server, stop_server
+from bench.process import HOST, ROOT, start_server, stop_server
 
 INSTANCES = 10_000
 WARM_UP = 10
 SERVERS = {"slices (as shipped)": [], "whole (--slice_instances 0)": ["--slice_instances", "0"]}
 
 
-def big_body() -> bytes:
+def big_body(protocol: str = "V1") -> bytes:
+    """10,000 instances of the example batch; a V2 request has an ``id``, so that both
+    servers answer the same bytes (else each draws a uuid)."""
     rows = orjson.loads((ROOT / "examples" / "valid_batch_request.json").read_bytes())
     instances = rows["instances"] * (INSTANCES // len(rows["instances"]) + 1)
-    return orjson.dumps({"instances": instances[:INSTANCES]})
+    return body_of(instances[:INSTANCES], protocol, "slice-cost")
 
 
-def round_ms(command: list[str], body: bytes, requests: int, logs: Path) -> tuple[float, bytes]:
+def round_ms(
+    command: list[str], body: bytes, requests: int, logs: Path, path: str = PATHS["V1"]
+) -> tuple[float, bytes]:
     """One server start: the median latency of ``requests`` sequential big requests."""
     server = start_server(command, logs)
     try:
         connection = http.client.HTTPConnection(HOST, server.http_port, timeout=60)
-        path = f"/v1/models/{MODEL_NAME}:predict"
         latencies, answer = [], b""
         for _ in range(WARM_UP + requests):
             start = time.perf_counter()
@@ -64,9 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = scenario_parser(__doc__)
     parser.add_argument("--rounds", type=int, default=3, help="server starts of each")
     parser.add_argument("--requests", type=int, default=50, help="measured per start")
+    parser.add_argument("--protocol", choices=sorted(PATHS), default="V1")
     args = parser.parse_args(argv)
     ensure_model(args.model_dir)
-    body = big_body()
+    body, path = big_body(args.protocol), PATHS[args.protocol]
     medians: dict[str, list[float]] = {name: [] for name in SERVERS}
     answers: set[bytes] = set()
     with tempfile.TemporaryDirectory() as logs:
@@ -74,7 +80,9 @@ def main(argv: list[str] | None = None) -> int:
             order = list(SERVERS) if round_ % 2 == 0 else list(reversed(SERVERS))
             for name in order:
                 command = [sys.executable, "-m", "predictor", "--model_dir", str(args.model_dir)]
-                ms, answer = round_ms(command + SERVERS[name], body, args.requests, Path(logs))
+                ms, answer = round_ms(
+                    command + SERVERS[name], body, args.requests, Path(logs), path
+                )
                 medians[name].append(ms)
                 answers.add(answer)
     if len(answers) != 1:
@@ -83,7 +91,10 @@ def main(argv: list[str] | None = None) -> int:
     for name, values in medians.items():
         rounds = ", ".join(f"{value:.1f}" for value in values)
         print(f"{name}: median {statistics.median(values):.1f} ms (rounds: {rounds})")
-    print(f"slices / whole: {sliced / whole:.2f}x ({INSTANCES:,} instances, same answer bytes)")
+    print(
+        f"slices / whole: {sliced / whole:.2f}x ({args.protocol}, {INSTANCES:,} instances, "
+        "same answer bytes)"
+    )
     return 0
 
 

@@ -35,6 +35,7 @@ from predictor.responses import (
 from predictor.scoring import LinearScorer
 from predictor.settings import Settings
 from predictor.sliced_answer import answer_in_slices
+from predictor.sliced_v2_answer import answer_v2_in_slices
 from predictor.validation import FeatureValidator
 
 logger = logging.getLogger(__name__)
@@ -194,11 +195,14 @@ class BreastCancerModel(SynchronousModel):
         return orjson.dumps(body, option=ORJSON_OPTIONS)
 
     async def answer_in_slices(self, payload, size: int) -> bytes | None:
-        """A V1 prediction of more than ``size`` instances worked on in slices that yield the
-        event loop (:mod:`predictor.sliced_answer`): ``predict_json``'s bytes; None for any
-        other request, or when a subclass has its own ``predict``."""
+        """A V1 or plain V2 JSON prediction of more than ``size`` instances worked on in
+        slices that yield the event loop (:mod:`predictor.sliced_answer`,
+        :mod:`predictor.sliced_v2_answer`): the bytes answered in one go; None for any other
+        request, or when a subclass has its own ``predict``."""
         if not self._default_predict:
             return None
+        if isinstance(payload, InferRequest):
+            return await answer_v2_in_slices(self, payload, size)
         return await answer_in_slices(self, payload, size)
 
     def score(self, features: np.ndarray) -> tuple[Probabilities, list[list[dict]] | None]:

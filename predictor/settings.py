@@ -116,8 +116,9 @@ class Settings(BaseSettings):
     slice_instances: int = Field(
         1000,
         ge=0,
-        description="V1 predictions of more instances are worked on this many at a time, "
-        "letting other requests in between (same answer); 0: in one go",
+        description="V1 predictions and plain V2 JSON inference requests of more instances "
+        "are worked on this many at a time, letting other requests in between (same answer); "
+        "0: in one go",
     )
     drain_seconds: float = Field(
         5.0,

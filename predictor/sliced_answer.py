@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
     from predictor.model import BreastCancerModel
 
 
-class _Clock:
+class Clock:
     """The request's own time: wall time less the time it spent yielded to other tasks."""
 
     __slots__ = ("started", "yielded")
@@ -64,20 +65,39 @@ async def answer_in_slices(model: BreastCancerModel, payload: Any, size: int) ->
     instances = payload.get(INSTANCES_KEY) if type(payload) is dict else None
     if type(instances) is not list or not 0 < size < len(instances):
         return None
+    return await worked_in_slices(
+        model,
+        len(instances),
+        lambda clock: _validated(model, payload, instances, size, clock),
+        lambda probabilities, warnings, clock: _serialised(
+            model, probabilities, warnings, size, clock
+        ),
+    )
+
+
+async def worked_in_slices(
+    model: BreastCancerModel,
+    count: int,
+    validated: Callable[[Clock], Awaitable[np.ndarray]],
+    serialised: Callable[[np.ndarray, list[list[dict]] | None, Clock], Awaitable[bytes]],
+) -> bytes:
+    """A request of ``count`` instances: ``validated`` (timed as KServe's preprocess stage),
+    then scored in one call and ``serialised`` (its predict stage), as ``model.answer`` does
+    in one go; each of the two yields between its slices."""
     stages = model_metrics(model.name)
-    clock = _Clock()
+    clock = Clock()
     try:
-        model.validator.check_count(len(instances))
-        features = await _validated(model, payload, instances, size, clock)
+        model.validator.check_count(count)
+        features = await validated(clock)
     except BaseException:
         stages.stages["preprocess"].observe(clock.spent())
         raise
     preprocess = clock.spent()
-    stages.instances.observe(len(instances))
-    clock = _Clock()
+    stages.instances.observe(count)
+    clock = Clock()
     try:
         probabilities, warnings = model.score(features)
-        body = await _serialised(model, probabilities, warnings, size, clock)
+        body = await serialised(probabilities, warnings, clock)
     except BaseException:
         stages.stages["preprocess"].observe(preprocess)
         stages.stages["predict"].observe(clock.spent())
@@ -87,7 +107,7 @@ async def answer_in_slices(model: BreastCancerModel, payload: Any, size: int) ->
 
 
 async def _validated(
-    model: BreastCancerModel, payload: dict, instances: list, size: int, clock: _Clock
+    model: BreastCancerModel, payload: dict, instances: list, size: int, clock: Clock
 ) -> np.ndarray:
     validator = model.validator
     parts = []
@@ -105,7 +125,7 @@ async def _serialised(
     probabilities: np.ndarray,
     warnings: list[list[dict]] | None,
     size: int,
-    clock: _Clock,
+    clock: Clock,
 ) -> bytes:
     context = model.answer_context
     pieces = []

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
-from predictor.artifact import LEGACY_FORMAT_VERSION, METADATA_FILENAME, MODEL_FILENAME
+from predictor.artifact import (
+    LEGACY_FORMAT_VERSION,
+    METADATA_FILENAME,
+    MODEL_FILENAME,
+    resolve_version_dir,
+)
 from predictor.drift_reference import DRIFT_REFERENCE_FILENAME
 from predictor.linear_model import LINEAR_MODEL_FILENAME
 from predictor.manifest import MANIFEST_FILENAME, format_manifest, parse_manifest, sha256_hex
@@ -33,6 +39,18 @@ def without_prediction_sets(metadata: dict) -> dict:
     metadata = {key: value for key, value in metadata.items() if key != METADATA_KEY}
     metrics = {key: value for key, value in metadata["metrics"].items() if key != METADATA_KEY}
     return {**metadata, "metrics": metrics}
+
+
+def copy_without_prediction_sets(source: Path, destination: Path) -> Path:
+    """A copy of an artifact whose version is as training wrote it before prediction sets
+    (SHA256SUMS consistent)."""
+    shutil.copytree(source, destination)
+    version_dir = resolve_version_dir(destination)
+    metadata = json.loads((version_dir / METADATA_FILENAME).read_text())
+    rewrite_listed(
+        version_dir, METADATA_FILENAME, json.dumps(without_prediction_sets(metadata)).encode()
+    )
+    return destination
 
 
 def drop_listed(version_dir: Path, name: str) -> None:

@@ -29,7 +29,7 @@ from __future__ import annotations
 import time
 from typing import Any, Protocol
 
-from predictor.serving import fast_lane_v2, http_metrics, sliced_json
+from predictor.serving import fast_lane_v2, http_metrics, sliced_json, sliced_v2
 from predictor.serving.admission import InstanceBudget, Overloaded, instances_in
 from predictor.serving.drain import Drain
 from predictor.serving.kserve_mirror import (
@@ -78,8 +78,8 @@ class LaneModel(Protocol):
 
 
 async def answer_in_slices(model: Any, payload: Any, size: int) -> bytes | None:
-    """The model's V1 answer worked on in slices that yield the loop, when it offers that
-    (``BreastCancerModel.answer_in_slices``); None: answer in one go."""
+    """The model's answer (V1, or plain V2 JSON) worked on in slices that yield the loop,
+    when it offers that (``BreastCancerModel.answer_in_slices``); None: answer in one go."""
     slices = getattr(model, "answer_in_slices", None)
     return None if slices is None else await slices(payload, size)
 
@@ -110,9 +110,10 @@ class FastLane:
     ``app`` is the server: our layers around KServe's app. Pass those layers' objects (the
     drain state, the refused routes, the limits, the instance budget) so the lane consults
     them; left out, each is a stand-in that never acts (a lane in front of KServe's bare
-    app). A V1 prediction of more than ``slice_instances`` instances is parsed and answered
-    in slices that let other requests in between (:mod:`.sliced_json`,
-    :mod:`predictor.sliced_answer`); 0 answers every request in one go.
+    app). A V1 prediction, or a plain V2 JSON one, of more than ``slice_instances``
+    instances is parsed and answered in slices that let other requests in between
+    (:mod:`.sliced_json`, :mod:`.sliced_v2`, :mod:`predictor.sliced_answer`,
+    :mod:`predictor.sliced_v2_answer`); 0 answers every request in one go.
     """
 
     def __init__(
@@ -179,7 +180,7 @@ class FastLane:
                 if body is not None:
                     body_received = True
                     # A body cut in pieces has each piece's depth checked before it is parsed.
-                    pieces = sliced_json.sliced(body, self.slice_instances, route.verb)
+                    pieces = self._sliced(body, headers, route)
                     problem = None if pieces else limits.depth_problem((), body)  # all JSON
                     if problem is not None:
                         status = 400
@@ -209,9 +210,7 @@ class FastLane:
         size = self.slice_instances
         try:
             if pieces is None:
-                payload = (
-                    v2_request(body, headers, route.model) if v2 else v1_payload(body, headers)
-                )
+                payload = _decoded(body, headers, route)
                 if payload is NOT_DECODED:
                     return 0, None
             count = instances_in(payload) if pieces is None else pieces.count
@@ -225,7 +224,7 @@ class FastLane:
                         if problem is not None:
                             await reject(send, 400, problem)
                             return 400, None
-                        payload = v1_payload(body, headers)
+                        payload = _decoded(body, headers, route)
                         if payload is NOT_DECODED:
                             return 0, None
                 content = await answer_in_slices(model, payload, size) if count > size > 0 else None
@@ -235,7 +234,7 @@ class FastLane:
                     content, response_headers = model.answer(payload, headers, cloudevent=False)
             finally:
                 budget.give_back(count)
-            if v2:
+            if v2 and type(content) is not bytes:  # not already answered in slices
                 content = fast_lane_v2.response_body(content)
         except Overloaded as refused:
             await reject(send, 503, str(refused), (RETRY_AFTER_HEADER,))
@@ -256,6 +255,12 @@ class FastLane:
         await send({"type": "http.response.body", "body": content})
         return 200, None
 
+    def _sliced(self, body: bytes, headers: dict, route: Route) -> Any:
+        """The body cut into pieces to parse apart, or None: parse it whole."""
+        if route.verb == "infer":
+            return sliced_v2.sliced(body, self.slice_instances, headers, route.model)
+        return sliced_json.sliced(body, self.slice_instances, route.verb)
+
     def _model(self, scope: dict) -> tuple[LaneModel, Route] | None:
         """The lane model a POST to ``:predict`` or V2 ``/infer`` is for, and its route;
         None when the lane may not answer it."""
@@ -272,6 +277,13 @@ class FastLane:
         if not getattr(model, "answers_synchronously", False):
             return None
         return model, route
+
+
+def _decoded(body: bytes, headers: dict, route: Route) -> Any:
+    """The payload KServe's route hands the model, or NOT_DECODED when KServe must decode."""
+    if route.verb == "infer":
+        return v2_request(body, headers, route.model)
+    return v1_payload(body, headers)
 
 
 def _replay(body: bytes, receive: Any) -> Any:

@@ -86,10 +86,7 @@ def v2_request(body: bytes, headers: dict[str, str], name: str) -> Any:
     Only JSON bodies (no content type, or ``application/json``): FastAPI parses those as
     JSON and hands anything else to KServe as bytes.
     """
-    content_type = headers.get("content-type")
-    if content_type is not None and content_type.partition(";")[0].strip().lower() != (
-        "application/json"
-    ):
+    if not is_json_for_v2(headers):
         return NOT_DECODED
     try:
         payload = orjson.loads(body)
@@ -97,6 +94,15 @@ def v2_request(body: bytes, headers: dict[str, str], name: str) -> Any:
         return NOT_DECODED
     request = fast_lane_v2.infer_request(payload, name)
     return NOT_DECODED if request is None else request
+
+
+def is_json_for_v2(headers: dict[str, str]) -> bool:
+    """Whether KServe's V2 route parses the body as JSON (FastAPI: no content type, or
+    ``application/json`` with any parameters)."""
+    content_type = headers.get("content-type")
+    return content_type is None or (
+        content_type.partition(";")[0].strip().lower() == "application/json"
+    )
 
 
 def error_status(error: Exception) -> int:

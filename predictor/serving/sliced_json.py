@@ -49,19 +49,27 @@ class SlicedBody:
         """The payload, parsed a piece at a time with a yield after each; None when a piece
         is nested deeper than ``max_depth`` allows or does not parse (the whole body then
         decides: its depth check, then its parse)."""
-        instances: list = []
-        for piece in self.pieces:
-            if not piece.strip():  # "[]" would parse; the whole (",," or ",]") does not
-                return None
-            # The body's depth is the piece's plus two: the object and the instances array.
-            if json_depth(piece, max_depth) + 2 > max_depth:
-                return None
-            try:
-                instances += orjson.loads(b"[" + piece + b"]")
-            except orjson.JSONDecodeError:
-                return None
-            await asyncio.sleep(0)
-        return {INSTANCES_KEY: instances}
+        # The body's depth is a piece's plus two: the object and the instances array.
+        instances = await parsed(self.pieces, max_depth - 2)
+        return None if instances is None else {INSTANCES_KEY: instances}
+
+
+async def parsed(pieces: list[bytes], max_depth: int) -> list | None:
+    """The items of ``pieces`` (each a JSON array's items), parsed a piece at a time with a
+    yield after each; None when a piece is empty, nested deeper than ``max_depth`` or does
+    not parse."""
+    items: list = []
+    for piece in pieces:
+        if not piece.strip():  # "[]" would parse; the whole (",," or ",]") does not
+            return None
+        if json_depth(piece, max_depth) > max_depth:
+            return None
+        try:
+            items += orjson.loads(b"[" + piece + b"]")
+        except orjson.JSONDecodeError:
+            return None
+        await asyncio.sleep(0)
+    return items
 
 
 def sliced(body: bytes, size: int, verb: str | None = "predict") -> SlicedBody | None:

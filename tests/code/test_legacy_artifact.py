@@ -22,10 +22,10 @@ from predictor.responses import LABEL_OUTPUT, PROBABILITY_OUTPUT
 from predictor.scoring import LinearScorer
 from tests.artifact_edits import (
     MaliciousPickle,
+    copy_without_prediction_sets,
     edit_json,
     make_legacy,
     rewrite_listed,
-    without_prediction_sets,
 )
 from training.data import load_bundled
 
@@ -74,14 +74,7 @@ def test_refuses_legacy_metadata_without_the_model_hash(legacy: Path) -> None:
 @pytest.fixture
 def without_sets(trained_dir: Path, tmp_path: Path) -> Path:
     """A version as training wrote it before prediction sets (SHA256SUMS consistent)."""
-    destination = tmp_path / "no-sets"
-    shutil.copytree(trained_dir, destination)
-    version_dir = resolve_version_dir(destination)
-    metadata = json.loads((version_dir / METADATA_FILENAME).read_text())
-    rewrite_listed(
-        version_dir, METADATA_FILENAME, json.dumps(without_prediction_sets(metadata)).encode()
-    )
-    return destination
+    return copy_without_prediction_sets(trained_dir, tmp_path / "no-sets")
 
 
 def test_an_artifact_without_prediction_sets_serves_without_them(without_sets: Path) -> None:

@@ -17,7 +17,7 @@ import orjson
 import pytest
 from kserve import InferenceGRPCClient, InferInput, InferRequest
 
-from bench.fairness import fairness
+from bench.fairness import PATHS, body_of, fairness
 from bench.payloads import training_rows
 from predictor.serving.admission import RETRY_AFTER_HEADER
 from tests.support import MODEL_NAME, RunningServer, running_predictor
@@ -154,13 +154,14 @@ async def test_grpc_past_the_budget_is_resource_exhausted(
 
 
 @pytest.mark.slow
-def test_single_cases_beside_two_streams_of_big_requests_stay_fast(trained_dir, tmp_path):
+@pytest.mark.parametrize("protocol", ["V1", "V2"])
+def test_single_cases_beside_two_streams_of_big_requests_stay_fast(trained_dir, tmp_path, protocol):
     """The fairness target, as ``bench/fairness.py`` measures it: p99 of single cases at
     most a quarter of the big requests' median (slow: a few seconds of load, and a busy
     machine can disturb a p99; the bench repeats it side by side)."""
     rows = training_rows(trained_dir, 10_000)
-    one, big = (orjson.dumps({"instances": part}) for part in (rows[:1], rows))
+    one, big = body_of(rows[:1], protocol), body_of(rows, protocol)
     with running_predictor(trained_dir, tmp_path) as server:
-        measured = fairness(server.http_port, one, big, 6.0)
+        measured = fairness(server.http_port, one, big, 6.0, PATHS[protocol])
     assert measured["failed"] == 0
     assert measured["ratio"] <= 0.25, measured
