@@ -219,13 +219,13 @@ def v2_response(
         model_version=context.model_version,
         infer_outputs=[outputs[name] for name in wanted],
         from_grpc=request.from_grpc,
-        parameters=_warning_parameters(warnings),
+        parameters=warning_parameters(warnings),
         use_binary_outputs=request.use_binary_outputs,
         requested_outputs=None if request.from_grpc else _rest_encodings(request, wanted),
     )
 
 
-def _warning_parameters(warnings: list[list[dict]] | None) -> dict | None:
+def warning_parameters(warnings: list[list[dict]] | None) -> dict | None:
     """V2 tensors cannot carry per-instance notes: they go in the response parameters."""
     if warnings is None:
         return None

@@ -28,7 +28,7 @@ from kserve.protocol.infer_type import InferInput, InferRequest
 
 from predictor.labels import LABEL_OUTPUT, PROBABILITY_OUTPUT, as_list, decide_labels
 from predictor.prediction_sets import PREDICTION_SET
-from predictor.responses import _warning_parameters
+from predictor.responses import AnswerContext, warning_parameters
 from predictor.sliced_answer import Clock, worked_in_slices
 from predictor.validation import V2_DATATYPES
 
@@ -67,14 +67,13 @@ def _plain_tensor(request: InferRequest, features: int) -> InferInput | None:
     tensor = request.inputs[0]
     shape = tensor.shape
     if (
-        tensor._raw_data is not None
-        or tensor.parameters
+        tensor.parameters
         or tensor.datatype not in V2_DATATYPES
         or type(shape) is not list
         or len(shape) != 2
         or any(type(dimension) is not int for dimension in shape)
         or shape[1] != features
-        or type(tensor.data) is not list
+        or type(tensor.data) is not list  # JSON values (raw bytes have none)
         or len(tensor.data) != shape[0] * features
     ):
         return None
@@ -114,7 +113,8 @@ async def _serialised(
     clock: Clock,
 ) -> bytes:
     """The answer's bytes, each output's values serialised ``size`` at a time."""
-    threshold, sets = model.artifact.threshold, model.artifact.prediction_sets
+    context = model.answer_context
+    threshold, sets = context.threshold, context.prediction_sets
     outputs: dict[tuple[str, str], list[bytes]] = {
         (PROBABILITY_OUTPUT, "FP64"): [],
         (LABEL_OUTPUT, "BYTES"): [],
@@ -137,16 +137,16 @@ async def _serialised(
         + b"]}"
         for (name, datatype), pieces in outputs.items()
     ]
-    return _envelope(model, request, warnings)[:-2] + b",".join(tensors) + b"]}"
+    return _envelope(context, request, warnings)[:-2] + b",".join(tensors) + b"]}"
 
 
 def _envelope(
-    model: BreastCancerModel, request: InferRequest, warnings: list[list[dict]] | None
+    context: AnswerContext, request: InferRequest, warnings: list[list[dict]] | None
 ) -> bytes:
     """The answer with no outputs, in the one-go path's key order."""
-    document: dict = {"model_name": model.name, "model_version": model.artifact.version}
+    document: dict = {"model_name": context.model_name, "model_version": context.model_version}
     document["id"] = request.id or str(uuid.uuid4())
-    parameters = _warning_parameters(warnings)
+    parameters = warning_parameters(warnings)
     if parameters is not None:
         document["parameters"] = parameters
     document["outputs"] = []
