@@ -29,7 +29,13 @@ import numpy as np
 import orjson
 
 from predictor.metrics import model_metrics
-from predictor.responses import ORJSON_OPTIONS, v1_body, v1_json_around, v1_predictions_json
+from predictor.responses import (
+    ORJSON_OPTIONS,
+    AnswerContext,
+    v1_body,
+    v1_json_around,
+    v1_predictions_json,
+)
 from predictor.validation import INSTANCES_KEY
 
 if TYPE_CHECKING:
@@ -70,7 +76,7 @@ async def answer_in_slices(model: BreastCancerModel, payload: Any, size: int) ->
         len(instances),
         lambda clock: _validated(model, payload, instances, size, clock),
         lambda probabilities, warnings, clock: _serialised(
-            model, probabilities, warnings, size, clock
+            model.answer_context, probabilities, warnings, size, clock
         ),
     )
 
@@ -121,13 +127,12 @@ async def _validated(
 
 
 async def _serialised(
-    model: BreastCancerModel,
+    context: AnswerContext,
     probabilities: np.ndarray,
     warnings: list[list[dict]] | None,
     size: int,
     clock: Clock,
 ) -> bytes:
-    context = model.answer_context
     pieces = []
     for start in range(0, len(probabilities), size):
         part = probabilities[start : start + size]

@@ -53,7 +53,7 @@ async def answer_v2_in_slices(
         tensor.shape[0],
         lambda clock: _validated(model, request, tensor, size, clock),
         lambda probabilities, warnings, clock: _serialised(
-            model, request, probabilities, warnings, size, clock
+            model.answer_context, request, probabilities, warnings, size, clock
         ),
     )
 
@@ -105,7 +105,7 @@ async def _validated(
 
 
 async def _serialised(
-    model: BreastCancerModel,
+    context: AnswerContext,
     request: InferRequest,
     probabilities: np.ndarray,
     warnings: list[list[dict]] | None,
@@ -113,7 +113,6 @@ async def _serialised(
     clock: Clock,
 ) -> bytes:
     """The answer's bytes, each output's values serialised ``size`` at a time."""
-    context = model.answer_context
     threshold, sets = context.threshold, context.prediction_sets
     outputs: dict[tuple[str, str], list[bytes]] = {
         (PROBABILITY_OUTPUT, "FP64"): [],
