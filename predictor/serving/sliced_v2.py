@@ -32,12 +32,12 @@ from kserve.protocol.infer_type import InferInput, InferRequest
 from predictor.serving.kserve_mirror import is_json_for_v2
 from predictor.serving.limits import json_depth
 from predictor.serving.sliced_json import parsed
+from predictor.validation import V2_DATATYPES
 
 DATA_OPENINGS = (b'"data":[', b'"data": [')
 DATA_KEY = b'"data"'
-REQUEST_KEYS = frozenset({"id", "inputs"})
-INPUT_KEYS = frozenset({"name", "shape", "datatype", "data"})
-DATATYPES = frozenset({"FP64", "FP32"})
+PLAIN_REQUEST_KEYS = frozenset({"id", "inputs"})
+PLAIN_INPUT_KEYS = frozenset({"name", "shape", "datatype", "data"})
 # What a list of numbers never holds (its end is its first "]").
 NOT_NUMBERS = (b'"', b"{", b"}", b"[")
 # No instance takes fewer bytes than one number and a comma.
@@ -109,7 +109,7 @@ def sliced(body: bytes, size: int, headers: dict[str, str], model_name: str) -> 
 
 def _plain_count(document: object) -> int | None:
     """The instances of a plain request with its data list empty; None if not plain."""
-    if type(document) is not dict or not document.keys() <= REQUEST_KEYS:
+    if type(document) is not dict or not document.keys() <= PLAIN_REQUEST_KEYS:
         return None
     if "id" in document and type(document["id"]) is not str:
         return None
@@ -117,13 +117,13 @@ def _plain_count(document: object) -> int | None:
     if type(inputs) is not list or len(inputs) != 1:
         return None
     tensor = inputs[0]
-    if type(tensor) is not dict or tensor.keys() != INPUT_KEYS:
+    if type(tensor) is not dict or tensor.keys() != PLAIN_INPUT_KEYS:
         return None
     shape, datatype = tensor["shape"], tensor["datatype"]
     if (
         type(tensor["name"]) is not str
         or type(datatype) is not str
-        or datatype not in DATATYPES
+        or datatype not in V2_DATATYPES
         or type(shape) is not list
         or len(shape) != 2
         or any(type(dimension) is not int for dimension in shape)
